@@ -1,0 +1,128 @@
+//! The `erc` binary: every subcommand, and its errors (messages and exit codes, no panics).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn erc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_erc")).args(args).current_dir(cwd).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let t = text(o);
+    assert!(!o.status.success(), "expected failure: {t}");
+    assert!(!t.contains("panicked"), "a panic, not a message: {t}");
+    assert!(t.contains(needle), "expected `{needle}` in: {t}");
+}
+
+#[test]
+fn synth_info_train_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let o = erc(&["synth", "--out", "data", "--shape", "meld", "--dialogues", "30,8,8", "--dims", "8,8,8", "--seed", "2"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = erc(&["info", "data"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("synthetic-meld") && t.contains("text 8") && t.contains("neutral"), "{t}");
+    let o = erc(&["info", "data", "--json"], dir);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["splits"]["train"]["dialogues"], 30);
+
+    let o = erc(&["train", "--dataset", "data", "--epochs", "3", "--batch-size", "8", "--out", "run", "--no-progress"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("selected epoch") && t.contains("majority-class baseline") && t.contains("confusion"), "{t}");
+    assert!(dir.join("run/report.json").is_file());
+
+    let o = erc(&["eval", "run/checkpoints/best", "data", "--split", "valid", "--json"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let result: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(result["metrics"]["weighted_f1"].as_f64().unwrap() >= 0.0);
+
+    // the same --out again is refused, nothing is overwritten
+    let before = std::fs::read(dir.join("run/report.json")).unwrap();
+    let o = erc(&["train", "--dataset", "data", "--epochs", "1", "--out", "run", "--no-progress"], dir);
+    assert_clean_failure(&o, "--resume");
+    assert_eq!(std::fs::read(dir.join("run/report.json")).unwrap(), before);
+    // ...unless resumed, to more epochs
+    let o = erc(&["train", "--dataset", "data", "--epochs", "4", "--batch-size", "8", "--out", "run", "--resume", "--no-progress"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("run/report.json")).unwrap()).unwrap();
+    assert_eq!(report["epochs"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn train_without_a_dataset_generates_synthetic_data_and_seeds_report_mean_std() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let o = erc(
+        &["train", "--model", "mlp", "--epochs", "1", "--seeds", "2", "--out", "multi", "--no-progress", "--model-config", r#"{"hidden": 16}"#],
+        dir,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("generating synthetic-iemocap") && t.contains("±"), "{t}");
+    assert!(dir.join("multi/data/manifest.json").is_file());
+    assert!(dir.join("multi/summary.json").is_file());
+    assert!(dir.join("multi/seed-1/report.json").is_file());
+}
+
+#[test]
+fn import_and_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("t.jsonl"),
+        "{\"id\": \"a\", \"split\": \"train\", \"utterances\": [{\"speaker\": \"M\", \"text\": \"hi\", \"emotion\": \"hap\"}]}\n\
+         {\"id\": \"b\", \"split\": \"train\", \"utterances\": [{\"speaker\": \"F\", \"text\": \"no\", \"emotion\": \"sad\"}]}\n\
+         {\"id\": \"c\", \"split\": \"test\", \"utterances\": [{\"speaker\": \"F\", \"text\": \"ok\", \"emotion\": \"neu\"}]}\n",
+    )
+    .unwrap();
+    let o = erc(&["import", "--transcripts", "t.jsonl", "--out", "ds"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = erc(&["info", "ds"], dir);
+    assert!(text(&o).contains("modalities: none"), "{}", text(&o));
+    let o = erc(&["models"], dir);
+    assert!(text(&o).contains("bigru") && text(&o).contains("mlp"));
+    // a skeleton has no features to train on
+    let o = erc(&["train", "--dataset", "ds", "--out", "r", "--no-progress"], dir);
+    assert_clean_failure(&o, "no modality selected");
+}
+
+#[test]
+fn errors_are_messages_with_a_nonzero_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert_clean_failure(&erc(&["info", "missing"], dir), "does not exist");
+    assert_clean_failure(&erc(&["train", "--dataset", "missing", "--no-progress"], dir), "does not exist");
+    assert_clean_failure(&erc(&["eval", "nope", "missing"], dir), "meta.json");
+    assert_clean_failure(&erc(&["train", "--backend", "tpu"], dir), "unknown backend");
+    if !erc_core::BackendKind::Wgpu.is_compiled() {
+        assert_clean_failure(&erc(&["train", "--backend", "wgpu", "--out", "w"], dir), "--features wgpu");
+        assert!(!dir.join("w").exists(), "nothing is written before the backend check");
+    }
+    assert_clean_failure(&erc(&["train", "--model", "gpt", "--out", "g"], dir), "unknown model `gpt`");
+    std::fs::write(dir.join("bad.jsonl"), "{\"id\": \"a\", \"split\": \"train\", \"utterances\": [{\"speaker\": \"x\", \"text\": \"t\", \"emotion\": \"meh\"}]}\n").unwrap();
+    assert_clean_failure(
+        &erc(&["import", "--transcripts", "bad.jsonl", "--out", "b", "--classes", "hap,sad"], dir),
+        "bad.jsonl:1: utterance 0 of dialogue `a` has unknown emotion `meh`",
+    );
+    // NaN in features
+    let o = erc(&["synth", "--out", "data", "--dialogues", "4,2,2", "--dims", "4,4,4"], dir);
+    assert!(o.status.success());
+    let info: serde_json::Value = serde_json::from_slice(&erc(&["info", "data", "--json"], dir).stdout).unwrap();
+    let n = info["utterances"].as_u64().unwrap() as usize;
+    let mut values = vec![0.1f32; n * 4];
+    values[5] = f32::NAN;
+    erc_data::matrix::write_f32_matrix(&dir.join("data/features/text.npy"), n, 4, &values).unwrap();
+    assert_clean_failure(&erc(&["train", "--dataset", "data", "--epochs", "1", "--batch-size", "64", "--out", "n", "--no-progress"], dir), "non-finite value (NaN)");
+    // a manifest whose dimensions disagree with an .npy
+    let manifest = dir.join("data/manifest.json");
+    let m = std::fs::read_to_string(&manifest).unwrap().replacen("\"dim\": 4", "\"dim\": 5", 1);
+    std::fs::write(&manifest, m).unwrap();
+    assert_clean_failure(&erc(&["info", "data"], dir), "disagrees with the manifest");
+}

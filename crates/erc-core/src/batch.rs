@@ -1,0 +1,169 @@
+//! The padded dialogue batch every model consumes, and the dataset facts models are built from.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::model::ModelError;
+
+/// Label value of padded or unlabelled utterances.
+pub const PAD_LABEL: i64 = -1;
+
+/// One modality's name and feature dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModalityDim {
+    /// Modality name, e.g. `text`, `audio`, `visual`.
+    pub name: String,
+    /// Feature dimension per utterance.
+    pub dim: usize,
+}
+
+/// What a model needs to know about a dataset to be built: classes, modalities, speakers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSpec {
+    /// Class names in label-index order.
+    pub classes: Vec<String>,
+    /// The modalities the dataset carries.
+    pub modalities: Vec<ModalityDim>,
+    /// Size of the speaker vocabulary (speaker ids are `0..num_speakers`).
+    pub num_speakers: usize,
+}
+
+impl DataSpec {
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// The dimension of a modality, or an error naming the modalities there are.
+    pub fn modality_dim(&self, name: &str) -> Result<usize, ModelError> {
+        self.modalities
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.dim)
+            .ok_or_else(|| ModelError::MissingModality {
+                name: name.to_string(),
+                available: self.modality_names().join(", "),
+            })
+    }
+
+    /// Modality names in dataset order.
+    pub fn modality_names(&self) -> Vec<String> {
+        self.modalities.iter().map(|m| m.name.clone()).collect()
+    }
+}
+
+/// Host-side description of a batch: what the tensors were built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchLayout {
+    /// Utterances per dialogue, in batch order.
+    pub lengths: Vec<usize>,
+    /// Padded length `T` (the longest dialogue).
+    pub max_len: usize,
+    /// Labels, batch-first and flattened (`b * T + t`), [`PAD_LABEL`] at padding.
+    pub labels: Vec<i64>,
+}
+
+impl BatchLayout {
+    /// Flat indices (`b * T + t`) of real utterances, dialogue by dialogue.
+    pub fn utterance_rows(&self) -> Vec<usize> {
+        let t = self.max_len;
+        self.lengths
+            .iter()
+            .enumerate()
+            .flat_map(|(b, &n)| (0..n).map(move |i| b * t + i))
+            .collect()
+    }
+
+    /// Flat indices of real utterances that carry a label, dialogue by dialogue.
+    pub fn labelled_rows(&self) -> Vec<usize> {
+        self.utterance_rows()
+            .into_iter()
+            .filter(|&r| self.labels[r] != PAD_LABEL)
+            .collect()
+    }
+}
+
+/// A batch of `B` dialogues padded to length `T`, on one device, batch-first.
+#[derive(Debug, Clone)]
+pub struct DialogueBatch {
+    /// Features per modality name: `[B, T, D_m]`, zero at padding.
+    pub features: BTreeMap<String, Tensor<3>>,
+    /// Utterance mask `[B, T]`: 1.0 for real utterances, 0.0 for padding.
+    pub mask: Tensor<2>,
+    /// Speaker ids `[B, T]`, 0 at padding.
+    pub speaker_ids: Tensor<2, Int>,
+    /// Speaker one-hot `[B, T, S]`, all-zero at padding.
+    pub speaker_one_hot: Tensor<3>,
+    /// Labels `[B, T]`, [`PAD_LABEL`] at padding; `None` for unlabelled input (prediction).
+    pub labels: Option<Tensor<2, Int>>,
+    /// Host-side lengths and labels.
+    pub layout: BatchLayout,
+}
+
+impl DialogueBatch {
+    /// Number of dialogues `B`.
+    pub fn batch_size(&self) -> usize {
+        self.layout.lengths.len()
+    }
+
+    /// Padded length `T`.
+    pub fn max_len(&self) -> usize {
+        self.layout.max_len
+    }
+
+    /// The device the tensors live on.
+    pub fn device(&self) -> Device {
+        self.mask.device()
+    }
+
+    /// Features of one modality `[B, T, D]`.
+    pub fn modality(&self, name: &str) -> Result<Tensor<3>, ModelError> {
+        self.features
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ModelError::MissingModality {
+                name: name.to_string(),
+                available: self.features.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    /// Features of one modality, sequence-first `[T, B, D]` (the layout the references use).
+    pub fn modality_seq_first(&self, name: &str) -> Result<Tensor<3>, ModelError> {
+        Ok(self.modality(name)?.swap_dims(0, 1))
+    }
+
+    /// Speaker one-hot, sequence-first `[T, B, S]`.
+    pub fn speaker_one_hot_seq_first(&self) -> Tensor<3> {
+        self.speaker_one_hot.clone().swap_dims(0, 1)
+    }
+
+    /// Padding mask `[B, T]`, `true` at padded steps (burn's attention convention).
+    pub fn padding_mask(&self) -> Tensor<2, Bool> {
+        self.mask.clone().equal_elem(0.0)
+    }
+
+    /// Flat indices (`b * T + t`) of labelled utterances as an index tensor `[N]`.
+    pub fn labelled_index(&self) -> Tensor<1, Int> {
+        index_tensor(&self.layout.labelled_rows(), &self.device())
+    }
+
+    /// Flat indices (`b * T + t`) of real utterances as an index tensor `[N]`.
+    pub fn utterance_index(&self) -> Tensor<1, Int> {
+        index_tensor(&self.layout.utterance_rows(), &self.device())
+    }
+
+    /// Rows of a `[B, T, D]` tensor at real utterances, dialogue by dialogue: `[N, D]`.
+    pub fn gather_utterances(&self, x: Tensor<3>) -> Tensor<2> {
+        let [b, t, d] = x.dims();
+        x.reshape([b * t, d]).select(0, self.utterance_index())
+    }
+}
+
+/// Builds an `[N]` int tensor of indices on a device.
+pub fn index_tensor(indices: &[usize], device: &Device) -> Tensor<1, Int> {
+    let data: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    let n = data.len();
+    Tensor::from_data(TensorData::new(data, [n]), device)
+}

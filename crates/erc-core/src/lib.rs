@@ -1,0 +1,24 @@
+//! Backend-generic building blocks for multimodal emotion recognition in conversations.
+//!
+//! `erc-core` knows nothing about files or training loops. It holds what every model and
+//! the trainer share: device selection ([`backend`]), the padded dialogue batch
+//! ([`batch`]), the model contract ([`model`]), losses ([`loss`]), metrics ([`metrics`]),
+//! reusable layers ([`rnn`]) and the serialisable training hyper-parameters that model
+//! presets carry ([`training`]).
+
+pub mod backend;
+pub mod batch;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod rnn;
+pub mod training;
+
+/// The burn version this workspace is built against, re-exported so downstream crates
+/// use exactly the same one.
+pub use burn;
+
+pub use backend::{BackendError, BackendKind};
+pub use batch::{DataSpec, DialogueBatch, ModalityDim, PAD_LABEL};
+pub use metrics::{ClassMetrics, ClassificationReport, MetricKind};
+pub use model::{DialogueModel, LossTerm, ModelError, ModelOutput};

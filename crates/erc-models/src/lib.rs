@@ -1,0 +1,11 @@
+//! ERC architectures assembled from `erc-core`, with presets and a registry.
+//!
+//! Adding a model: write it (a [`DialogueModel`](erc_core::DialogueModel)), implement
+//! [`ModelFactory`] for a marker type, and add one line to [`registry::visit_model`].
+
+pub mod baseline;
+pub mod modalities;
+pub mod registry;
+
+pub use baseline::{BiGruBaseline, BiGruConfig, BiGruModel, MlpBaseline, MlpConfig, MlpModel};
+pub use registry::{ModelFactory, ModelInfo, ModelVisitor, models, visit_model};

@@ -1,0 +1,102 @@
+//! What a training run is made of.
+
+use erc_core::training::TrainingPreset;
+use erc_core::{BackendKind, MetricKind};
+use erc_models::{ModelFactory, ModelVisitor, visit_model};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+
+/// Names of the three splits a run uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitNames {
+    /// Split the model is fitted on.
+    pub train: String,
+    /// Split used for model selection, early stopping and the plateau schedule.
+    pub valid: String,
+    /// Split scored once, with the selected model.
+    pub test: String,
+}
+
+impl Default for SplitNames {
+    fn default() -> Self {
+        Self { train: "train".into(), valid: "valid".into(), test: "test".into() }
+    }
+}
+
+/// Everything that determines a run; stored in its report and checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Registered model name.
+    pub model: String,
+    /// Preset the configuration started from.
+    pub preset: String,
+    /// The model's configuration (the factory's `Config` as JSON).
+    pub model_config: serde_json::Value,
+    /// Optimiser and loop settings.
+    pub training: TrainingPreset,
+    /// Metric that selects the epoch (higher is better).
+    pub selection: MetricKind,
+    /// Seed of initialisation, shuffling and dropout.
+    pub seed: u64,
+    /// Backend the run executes on.
+    pub backend: BackendKind,
+    /// Split names.
+    pub splits: SplitNames,
+}
+
+struct PresetLookup<'a>(&'a str);
+
+impl ModelVisitor for PresetLookup<'_> {
+    type Output = Result<(serde_json::Value, TrainingPreset), TrainError>;
+
+    fn visit<F: ModelFactory>(self) -> Self::Output {
+        let (config, training) = F::preset_or_error(self.0)?;
+        let json = serde_json::to_value(config).map_err(|e| TrainError::Config(e.to_string()))?;
+        Ok((json, training))
+    }
+}
+
+impl RunConfig {
+    /// A run of `model` at `preset` (`None`: the model's default preset), seed 0, on the
+    /// first compiled backend, selecting on validation weighted-F1.
+    pub fn from_preset(model: &str, preset: Option<&str>) -> Result<Self, TrainError> {
+        let preset_name = match preset {
+            Some(p) => p.to_string(),
+            None => erc_models::models()
+                .into_iter()
+                .find(|m| m.name == model)
+                .and_then(|m| m.presets.first().map(|p| p.to_string()))
+                .unwrap_or_else(|| "default".into()),
+        };
+        let (model_config, training) = visit_model(model, PresetLookup(&preset_name))??;
+        Ok(Self {
+            model: model.into(),
+            preset: preset_name,
+            model_config,
+            training,
+            selection: MetricKind::WeightedF1,
+            seed: 0,
+            backend: BackendKind::default_compiled().unwrap_or(BackendKind::Flex),
+            splits: SplitNames::default(),
+        })
+    }
+
+    /// Merges a JSON object into the model configuration (`{"hidden": 64}` changes one field).
+    pub fn override_model_config(&mut self, patch: &serde_json::Value) -> Result<(), TrainError> {
+        let (Some(target), Some(patch)) = (self.model_config.as_object_mut(), patch.as_object()) else {
+            return Err(TrainError::Config("model configuration overrides must be a JSON object".into()));
+        };
+        for (k, v) in patch {
+            if !target.contains_key(k) {
+                return Err(TrainError::Config(format!(
+                    "model `{}` has no configuration field `{k}` (fields: {})",
+                    self.model,
+                    target.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            target.insert(k.clone(), v.clone());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! The training and evaluation loop: the only crate that knows both data and models.
+//!
+//! * [`config::RunConfig`]: what to train (model, preset, hyper-parameters, seed, backend);
+//! * [`trainer::train`]: one run with validation-based model selection, early stopping,
+//!   checkpoints, resume and a JSON report;
+//! * [`seeds::train_seeds`]: the same run over several seeds with mean ± std;
+//! * [`evaluate`]: scoring a checkpoint on a split.
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod evaluate;
+pub mod optim;
+pub mod progress;
+pub mod report;
+pub mod schedule;
+pub mod seeds;
+pub mod trainer;
+
+pub use checkpoint::{Checkpoint, CheckpointMeta};
+pub use config::{RunConfig, SplitNames};
+pub use error::TrainError;
+pub use report::{EpochRecord, RunReport, SeedSummary, SplitResult};
+pub use seeds::{MultiSeedReport, train_seeds};
+pub use trainer::{RunOptions, train};
