@@ -2,7 +2,7 @@
 //! compare it with the context-free MLP baseline.
 //!
 //! ```text
-//! cargo run --release --example reference_bigru -- [--backend flex|ndarray|wgpu|cuda]
+//! cargo run --example reference_bigru -- [--backend flex|ndarray|wgpu|cuda]
 //! ```
 
 use erc::core::BackendKind;

@@ -1,12 +1,21 @@
 //! End-to-end training on synthetic data: selection, reports, checkpoints, resume, seeds.
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use erc_core::training::OptimizerKind;
 use erc_core::{BackendKind, MetricKind};
 use erc_data::{Dataset, SynthConfig};
 use erc_train::evaluate::evaluate_checkpoint;
 use erc_train::{Checkpoint, RunConfig, RunOptions, TrainError, train, train_seeds};
+
+/// burn seeds a process-wide RNG (initialisation, dropout): trainings running in parallel
+/// threads would draw from it in an unpredictable interleaving. Tests that train hold this lock.
+static RNG: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn synthetic(dir: &Path, seed: u64) -> Dataset {
     SynthConfig::iemocap_like(seed).with_dims(&[16, 16, 16]).with_dialogues(40, 10, 12).generate().unwrap().write(dir).unwrap();
@@ -23,6 +32,7 @@ fn config(model: &str, epochs: usize) -> RunConfig {
 
 #[test]
 fn the_reference_model_beats_the_majority_class_and_selects_on_validation() {
+    let _rng = serial();
     let tmp = tempfile::tempdir().unwrap();
     let ds = synthetic(&tmp.path().join("data"), 1);
     let report = train(&ds, &config("bigru", 12), &RunOptions::quiet(tmp.path().join("run"))).unwrap();
@@ -55,6 +65,7 @@ fn the_reference_model_beats_the_majority_class_and_selects_on_validation() {
 
 #[test]
 fn context_helps_on_synthetic_data() {
+    let _rng = serial();
     let tmp = tempfile::tempdir().unwrap();
     let ds = synthetic(&tmp.path().join("data"), 2);
     let bigru = train(&ds, &config("bigru", 12), &RunOptions::quiet(tmp.path().join("bigru"))).unwrap();
@@ -69,6 +80,7 @@ fn context_helps_on_synthetic_data() {
 
 #[test]
 fn an_existing_run_is_not_overwritten_and_resume_continues_it() {
+    let _rng = serial();
     let tmp = tempfile::tempdir().unwrap();
     let ds = synthetic(&tmp.path().join("data"), 3);
     let out = tmp.path().join("run");
@@ -95,6 +107,7 @@ fn an_existing_run_is_not_overwritten_and_resume_continues_it() {
 
 #[test]
 fn several_seeds_give_mean_and_std() {
+    let _rng = serial();
     let tmp = tempfile::tempdir().unwrap();
     let ds = synthetic(&tmp.path().join("data"), 4);
     let mut c = config("mlp", 3);
@@ -113,6 +126,7 @@ fn several_seeds_give_mean_and_std() {
 
 #[test]
 fn bad_configurations_are_errors() {
+    let _rng = serial();
     let tmp = tempfile::tempdir().unwrap();
     let ds = synthetic(&tmp.path().join("data"), 5);
     assert!(RunConfig::from_preset("transformer-xxl", None).unwrap_err().to_string().contains("bigru"));
