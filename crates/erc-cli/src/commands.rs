@@ -302,23 +302,32 @@ fn info(a: InfoArgs) -> Result<(), CliError> {
         let list: Vec<String> = m.modalities.iter().map(|x| format!("{} {}", x.name, x.dim)).collect();
         println!("modalities: {}", list.join(", "));
     }
-    let width = m.classes.iter().map(String::len).max().unwrap_or(5).max(5);
+    let width = m.classes.iter().map(String::len).max().unwrap_or(0).max(11);
     print!("{:<8} {:>9} {:>10}", "split", "dialogues", "utterances");
     for c in &m.classes {
         print!(" {c:>width$}");
     }
     println!();
-    for (name, ids) in &m.splits {
+    for name in split_order(m.splits.keys()) {
+        let ids = &m.splits[&name];
         let utterances: usize = ids.iter().map(|&d| ds.dialogue(d).len()).sum();
         print!("{name:<8} {:>9} {utterances:>10}", ids.len());
         let counts = ds.class_counts(ids);
         let total: usize = counts.iter().sum::<usize>().max(1);
         for n in counts {
-            print!(" {:>width$}", format!("{n} ({:.0}%)", 100.0 * n as f64 / total as f64), width = width.max(10));
+            print!(" {:>width$}", format!("{n} ({:.0}%)", 100.0 * n as f64 / total as f64));
         }
         println!();
     }
     Ok(())
+}
+
+/// Split names with train, valid and test first, then the others alphabetically.
+fn split_order<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut names: Vec<String> = names.cloned().collect();
+    let rank = |n: &str| ["train", "valid", "test"].iter().position(|s| *s == n).unwrap_or(3);
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    names
 }
 
 fn default_run_dir(model: &str, dataset: &str) -> PathBuf {
