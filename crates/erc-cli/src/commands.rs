@@ -174,10 +174,8 @@ struct EvalArgs {
 }
 
 fn parse_triple(s: &str) -> Result<[usize; 3], String> {
-    let parts: Vec<usize> = s
-        .split(',')
-        .map(|p| p.trim().parse::<usize>().map_err(|e| format!("`{p}`: {e}")))
-        .collect::<Result<_, _>>()?;
+    let parts: Vec<usize> =
+        s.split(',').map(|p| p.trim().parse::<usize>().map_err(|e| format!("`{p}`: {e}"))).collect::<Result<_, _>>()?;
     parts.try_into().map_err(|_| "expected three comma-separated numbers".to_string())
 }
 
@@ -255,12 +253,8 @@ fn write_synthetic(cfg: &SynthConfig, out: &Path) -> Result<(), CliError> {
 
 fn import(a: ImportArgs) -> Result<(), CliError> {
     erc_data::writer::ensure_writable_target(&a.out)?;
-    let options = ImportOptions {
-        classes: a.classes,
-        valid_share: a.valid_share,
-        seed: a.seed,
-        ..ImportOptions::default()
-    };
+    let options =
+        ImportOptions { classes: a.classes, valid_share: a.valid_share, seed: a.seed, ..ImportOptions::default() };
     let builder = import_jsonl(&a.transcripts, &options)?;
     builder.write(&a.out)?;
     let m = builder.manifest();
@@ -295,7 +289,13 @@ fn info(a: InfoArgs) -> Result<(), CliError> {
         return Ok(());
     }
     println!("{}  ({})", m.name, if m.source.is_empty() { "no source recorded" } else { &m.source });
-    println!("dialogues {}  utterances {}  speakers {}  text {}", m.dialogue_ids.len(), m.num_utterances, m.speakers.len(), if m.has_text { "yes" } else { "no" });
+    println!(
+        "dialogues {}  utterances {}  speakers {}  text {}",
+        m.dialogue_ids.len(),
+        m.num_utterances,
+        m.speakers.len(),
+        if m.has_text { "yes" } else { "no" }
+    );
     if m.modalities.is_empty() {
         println!("modalities: none (a skeleton: extract features before training)");
     } else {
@@ -341,22 +341,37 @@ fn train_command(a: TrainArgs) -> Result<(), CliError> {
     }
     let mut config = RunConfig::from_preset(&a.model, a.preset.as_deref())?;
     if let Some(json) = &a.model_config {
-        let patch: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("--model-config is not JSON: {e}"))?;
+        let patch: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("--model-config is not JSON: {e}"))?;
         config.override_model_config(&patch)?;
     }
     let t = &mut config.training;
-    if let Some(v) = a.epochs { t.epochs = v; }
-    if let Some(v) = a.batch_size { t.batch_size = v; }
-    if let Some(v) = a.lr { t.lr = v; }
-    if let Some(v) = a.weight_decay { t.weight_decay = v; }
-    if let Some(v) = a.optimizer { t.optimizer = v; }
-    if let Some(v) = a.schedule { t.schedule = v; }
+    if let Some(v) = a.epochs {
+        t.epochs = v;
+    }
+    if let Some(v) = a.batch_size {
+        t.batch_size = v;
+    }
+    if let Some(v) = a.lr {
+        t.lr = v;
+    }
+    if let Some(v) = a.weight_decay {
+        t.weight_decay = v;
+    }
+    if let Some(v) = a.optimizer {
+        t.optimizer = v;
+    }
+    if let Some(v) = a.schedule {
+        t.schedule = v;
+    }
     match a.grad_clip {
         Some(ClipArg::Off) => t.grad_clip_norm = None,
         Some(ClipArg::Norm(v)) => t.grad_clip_norm = Some(v),
         None => {}
     }
-    if let Some(p) = a.patience { t.patience = (p > 0).then_some(p); }
+    if let Some(p) = a.patience {
+        t.patience = (p > 0).then_some(p);
+    }
     config.selection = a.select;
     config.seed = a.seed;
     config.backend = a.backend;
@@ -383,19 +398,23 @@ fn train_command(a: TrainArgs) -> Result<(), CliError> {
         }
     };
     let dataset = Dataset::open(&dataset_dir)?;
-    let options = RunOptions {
-        out_dir: out_dir.clone(),
-        resume: a.resume,
-        progress: !a.no_progress,
-        verbose: true,
-    };
+    let options = RunOptions { out_dir: out_dir.clone(), resume: a.resume, progress: !a.no_progress, verbose: true };
     eprintln!(
         "training {} ({}) on {} with {} — run directory {}",
-        config.model, config.preset, dataset.manifest().name, config.backend, out_dir.display()
+        config.model,
+        config.preset,
+        dataset.manifest().name,
+        config.backend,
+        out_dir.display()
     );
     if a.seeds == 1 {
         let report = train(&dataset, &config, &options)?;
-        println!("selected epoch {} (validation {} {:.4})", report.selected_epoch, config.selection, config.selection.of(&report.selected_valid.metrics));
+        println!(
+            "selected epoch {} (validation {} {:.4})",
+            report.selected_epoch,
+            config.selection,
+            config.selection.of(&report.selected_valid.metrics)
+        );
         println!("test, scored once with the selected model:");
         print!("{}", report.test.metrics);
         println!(
@@ -422,7 +441,8 @@ fn train_command(a: TrainArgs) -> Result<(), CliError> {
 fn eval(a: EvalArgs) -> Result<(), CliError> {
     let checkpoint = Checkpoint::open(&a.checkpoint)?;
     let dataset = Dataset::open(&a.dataset)?;
-    let result = erc_train::evaluate::evaluate_checkpoint(&checkpoint, &dataset, &a.split, a.backend, a.batch_size, !a.json)?;
+    let result =
+        erc_train::evaluate::evaluate_checkpoint(&checkpoint, &dataset, &a.split, a.backend, a.batch_size, !a.json)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {

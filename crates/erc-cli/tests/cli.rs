@@ -22,7 +22,10 @@ fn assert_clean_failure(o: &Output, needle: &str) {
 fn synth_info_train_eval() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let o = erc(&["synth", "--out", "data", "--shape", "meld", "--dialogues", "30,8,8", "--dims", "8,8,8", "--seed", "2"], dir);
+    let o = erc(
+        &["synth", "--out", "data", "--shape", "meld", "--dialogues", "30,8,8", "--dims", "8,8,8", "--seed", "2"],
+        dir,
+    );
     assert!(o.status.success(), "{}", text(&o));
     let o = erc(&["info", "data"], dir);
     assert!(o.status.success(), "{}", text(&o));
@@ -32,7 +35,10 @@ fn synth_info_train_eval() {
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["splits"]["train"]["dialogues"], 30);
 
-    let o = erc(&["train", "--dataset", "data", "--epochs", "3", "--batch-size", "8", "--out", "run", "--no-progress"], dir);
+    let o = erc(
+        &["train", "--dataset", "data", "--epochs", "3", "--batch-size", "8", "--out", "run", "--no-progress"],
+        dir,
+    );
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     assert!(t.contains("selected epoch") && t.contains("majority-class baseline") && t.contains("confusion"), "{t}");
@@ -49,9 +55,25 @@ fn synth_info_train_eval() {
     assert_clean_failure(&o, "--resume");
     assert_eq!(std::fs::read(dir.join("run/report.json")).unwrap(), before);
     // ...unless resumed, to more epochs
-    let o = erc(&["train", "--dataset", "data", "--epochs", "4", "--batch-size", "8", "--out", "run", "--resume", "--no-progress"], dir);
+    let o = erc(
+        &[
+            "train",
+            "--dataset",
+            "data",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "8",
+            "--out",
+            "run",
+            "--resume",
+            "--no-progress",
+        ],
+        dir,
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("run/report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run/report.json")).unwrap()).unwrap();
     assert_eq!(report["epochs"].as_array().unwrap().len(), 4);
 }
 
@@ -60,7 +82,20 @@ fn train_without_a_dataset_generates_synthetic_data_and_seeds_report_mean_std() 
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let o = erc(
-        &["train", "--model", "mlp", "--epochs", "1", "--seeds", "2", "--out", "multi", "--no-progress", "--model-config", r#"{"hidden": 16}"#],
+        &[
+            "train",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--seeds",
+            "2",
+            "--out",
+            "multi",
+            "--no-progress",
+            "--model-config",
+            r#"{"hidden": 16}"#,
+        ],
         dir,
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -119,7 +154,13 @@ fn errors_are_messages_with_a_nonzero_exit() {
     let mut values = vec![0.1f32; n * 4];
     values[5] = f32::NAN;
     erc_data::matrix::write_f32_matrix(&dir.join("data/features/text.npy"), n, 4, &values).unwrap();
-    assert_clean_failure(&erc(&["train", "--dataset", "data", "--epochs", "1", "--batch-size", "64", "--out", "n", "--no-progress"], dir), "non-finite value (NaN)");
+    assert_clean_failure(
+        &erc(
+            &["train", "--dataset", "data", "--epochs", "1", "--batch-size", "64", "--out", "n", "--no-progress"],
+            dir,
+        ),
+        "non-finite value (NaN)",
+    );
     // a manifest whose dimensions disagree with an .npy
     let manifest = dir.join("data/manifest.json");
     let m = std::fs::read_to_string(&manifest).unwrap().replacen("\"dim\": 4", "\"dim\": 5", 1);

@@ -79,11 +79,7 @@ impl BackendKind {
     }
 
     fn not_compiled(self) -> BackendError {
-        let compiled = Self::compiled()
-            .iter()
-            .map(|k| k.name())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let compiled = Self::compiled().iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
         BackendError::NotCompiled {
             name: self.name(),
             compiled: if compiled.is_empty() { "none".into() } else { compiled },

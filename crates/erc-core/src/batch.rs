@@ -38,14 +38,10 @@ impl DataSpec {
 
     /// The dimension of a modality, or an error naming the modalities there are.
     pub fn modality_dim(&self, name: &str) -> Result<usize, ModelError> {
-        self.modalities
-            .iter()
-            .find(|m| m.name == name)
-            .map(|m| m.dim)
-            .ok_or_else(|| ModelError::MissingModality {
-                name: name.to_string(),
-                available: self.modality_names().join(", "),
-            })
+        self.modalities.iter().find(|m| m.name == name).map(|m| m.dim).ok_or_else(|| ModelError::MissingModality {
+            name: name.to_string(),
+            available: self.modality_names().join(", "),
+        })
     }
 
     /// Modality names in dataset order.
@@ -69,19 +65,12 @@ impl BatchLayout {
     /// Flat indices (`b * T + t`) of real utterances, dialogue by dialogue.
     pub fn utterance_rows(&self) -> Vec<usize> {
         let t = self.max_len;
-        self.lengths
-            .iter()
-            .enumerate()
-            .flat_map(|(b, &n)| (0..n).map(move |i| b * t + i))
-            .collect()
+        self.lengths.iter().enumerate().flat_map(|(b, &n)| (0..n).map(move |i| b * t + i)).collect()
     }
 
     /// Flat indices of real utterances that carry a label, dialogue by dialogue.
     pub fn labelled_rows(&self) -> Vec<usize> {
-        self.utterance_rows()
-            .into_iter()
-            .filter(|&r| self.labels[r] != PAD_LABEL)
-            .collect()
+        self.utterance_rows().into_iter().filter(|&r| self.labels[r] != PAD_LABEL).collect()
     }
 }
 
@@ -120,13 +109,10 @@ impl DialogueBatch {
 
     /// Features of one modality `[B, T, D]`.
     pub fn modality(&self, name: &str) -> Result<Tensor<3>, ModelError> {
-        self.features
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ModelError::MissingModality {
-                name: name.to_string(),
-                available: self.features.keys().cloned().collect::<Vec<_>>().join(", "),
-            })
+        self.features.get(name).cloned().ok_or_else(|| ModelError::MissingModality {
+            name: name.to_string(),
+            available: self.features.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
     }
 
     /// Features of one modality, sequence-first `[T, B, D]` (the layout the references use).

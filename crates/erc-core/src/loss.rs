@@ -62,11 +62,7 @@ pub fn nll_loss(
 }
 
 /// [`nll_loss`] over the labelled utterances of a batch; `None` when there are none.
-pub fn masked_nll(
-    log_probs: Tensor<3>,
-    batch: &DialogueBatch,
-    class_weights: Option<&[f32]>,
-) -> Option<Tensor<1>> {
+pub fn masked_nll(log_probs: Tensor<3>, batch: &DialogueBatch, class_weights: Option<&[f32]>) -> Option<Tensor<1>> {
     let rows = labelled_rows(log_probs, batch)?;
     Some(nll_loss(rows.log_probs, rows.targets, &rows.targets_host, class_weights))
 }

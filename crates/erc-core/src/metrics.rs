@@ -156,11 +156,7 @@ pub fn classification_report(
         let predicted_c: usize = (0..k).map(|r| confusion[r][c]).sum();
         let precision = ratio(tp, predicted_c);
         let recall = ratio(tp, support);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
         weighted += support as f64 * f1;
         if support > 0 || predicted_c > 0 {
             macro_sum += f1;
@@ -263,10 +259,7 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_errors() {
-        assert!(matches!(
-            classification_report(&[0], &[0, 1], &names(2)),
-            Err(MetricsError::LengthMismatch { .. })
-        ));
+        assert!(matches!(classification_report(&[0], &[0, 1], &names(2)), Err(MetricsError::LengthMismatch { .. })));
         assert!(matches!(
             classification_report(&[0, 5], &[0, 1], &names(2)),
             Err(MetricsError::LabelOutOfRange { label: 5, .. })

@@ -1,6 +1,5 @@
 //! The contract between models and the trainer.
 
-
 use burn::module::Module;
 use burn::tensor::Tensor;
 
@@ -70,10 +69,7 @@ pub struct ModelOutput {
 impl ModelOutput {
     /// The weighted sum of the loss terms, `None` when there are none.
     pub fn total_loss(&self) -> Option<Tensor<1>> {
-        self.loss_terms
-            .iter()
-            .map(|t| t.value.clone().mul_scalar(t.weight))
-            .reduce(|a, b| a + b)
+        self.loss_terms.iter().map(|t| t.value.clone().mul_scalar(t.weight)).reduce(|a, b| a + b)
     }
 }
 

@@ -248,10 +248,7 @@ fn read_checked_ids(path: &Path, len: usize, min: i64, bound: usize, what: &str)
         return Err(DataError::Shape { path: path.to_path_buf(), found: vec![values.len()], expected: vec![len] });
     }
     if let Some((i, v)) = values.iter().enumerate().find(|&(_, &v)| v < min || v >= bound as i64) {
-        return Err(DataError::invalid(
-            path,
-            format!("utterance {i} has {what} {v}, outside {min}..{bound}"),
-        ));
+        return Err(DataError::invalid(path, format!("utterance {i} has {what} {v}, outside {min}..{bound}")));
     }
     Ok(values)
 }

@@ -62,8 +62,7 @@ impl Manifest {
             if e.kind() == std::io::ErrorKind::NotFound {
                 DataError::Missing {
                     path: path.to_path_buf(),
-                    hint: "; is this an erc dataset directory? (make one with `erc synth` or `erc import`)"
-                        .into(),
+                    hint: "; is this an erc dataset directory? (make one with `erc synth` or `erc import`)".into(),
                 }
             } else {
                 DataError::io(path, e)
@@ -112,11 +111,7 @@ impl Manifest {
     pub fn spec(&self) -> DataSpec {
         DataSpec {
             classes: self.classes.clone(),
-            modalities: self
-                .modalities
-                .iter()
-                .map(|m| ModalityDim { name: m.name.clone(), dim: m.dim })
-                .collect(),
+            modalities: self.modalities.iter().map(|m| ModalityDim { name: m.name.clone(), dim: m.dim }).collect(),
             num_speakers: self.speakers.len().max(1),
         }
     }

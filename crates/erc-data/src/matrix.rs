@@ -69,13 +69,7 @@ impl FeatureMatrix {
 
     /// Copies rows `start..end` into `out` (row-major), failing on NaN or infinity.
     /// `modality` and the global row index are only used in the error.
-    pub fn read_rows(
-        &self,
-        start: usize,
-        end: usize,
-        modality: &str,
-        out: &mut Vec<f32>,
-    ) -> Result<(), DataError> {
+    pub fn read_rows(&self, start: usize, end: usize, modality: &str, out: &mut Vec<f32>) -> Result<(), DataError> {
         if end > self.rows || start > end {
             return Err(DataError::invalid(
                 &self.path,

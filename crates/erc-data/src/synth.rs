@@ -275,7 +275,8 @@ impl SynthConfig {
         for t in 0..len {
             if t > 0 {
                 // mostly take turns; sometimes the same or another party speaks
-                turn = if rng.random_bool(0.75) { (turn + 1) % parties.len() } else { rng.random_range(0..parties.len()) };
+                turn =
+                    if rng.random_bool(0.75) { (turn + 1) % parties.len() } else { rng.random_range(0..parties.len()) };
             }
             let u = rng.random::<f64>();
             let y = match (state[turn], labels.last()) {

@@ -86,7 +86,9 @@ pub fn parse_transcripts(reader: impl BufRead, path: &Path) -> Result<Vec<(usize
         let dialogue: TranscriptDialogue = serde_json::from_str(&line).map_err(|e| DataError::Input {
             path: path.to_path_buf(),
             line: i + 1,
-            message: format!("not a transcript dialogue ({{id, split, utterances: [{{speaker, text, emotion}}]}}): {e}"),
+            message: format!(
+                "not a transcript dialogue ({{id, split, utterances: [{{speaker, text, emotion}}]}}): {e}"
+            ),
         })?;
         if dialogue.utterances.is_empty() {
             return Err(DataError::Input {
@@ -115,10 +117,8 @@ fn choose_classes(labels: &BTreeSet<String>) -> Vec<String> {
 /// Imports a JSONL transcript file into a [`DatasetBuilder`] with text and no modality.
 pub fn import_jsonl(path: &Path, options: &ImportOptions) -> Result<DatasetBuilder, DataError> {
     let dialogues = read_transcripts(path)?;
-    let label_set: BTreeSet<String> = dialogues
-        .iter()
-        .flat_map(|(_, d)| d.utterances.iter().filter_map(|u| u.emotion.clone()))
-        .collect();
+    let label_set: BTreeSet<String> =
+        dialogues.iter().flat_map(|(_, d)| d.utterances.iter().filter_map(|u| u.emotion.clone())).collect();
     let classes = match &options.classes {
         Some(c) => c.clone(),
         None => choose_classes(&label_set),

@@ -129,9 +129,10 @@ impl DatasetBuilder {
             return Err(DataError::invalid(here, format!("label {y} is outside 0..{k}")));
         }
         for (name, dim) in &self.modalities {
-            let values = record.features.get(name).ok_or_else(|| {
-                DataError::invalid(&here, format!("has no `{name}` features"))
-            })?;
+            let values = record
+                .features
+                .get(name)
+                .ok_or_else(|| DataError::invalid(&here, format!("has no `{name}` features")))?;
             if values.len() != n * dim {
                 return Err(DataError::invalid(
                     &here,
@@ -189,7 +190,9 @@ impl DatasetBuilder {
         })?;
         let count = ((train.len() as f64 * share).round() as usize).clamp(1, train.len().saturating_sub(1));
         if train.len() < 2 {
-            return Err(DataError::NotFound("cannot hold out a validation split from fewer than 2 training dialogues".into()));
+            return Err(DataError::NotFound(
+                "cannot hold out a validation split from fewer than 2 training dialogues".into(),
+            ));
         }
         let mut shuffled = train.clone();
         shuffled.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
@@ -286,7 +289,6 @@ pub fn ensure_writable_target(path: &Path) -> Result<(), DataError> {
     if !path.exists() {
         return Ok(());
     }
-    let empty_dir = path.is_dir()
-        && std::fs::read_dir(path).map_err(|e| DataError::io(path, e))?.next().is_none();
+    let empty_dir = path.is_dir() && std::fs::read_dir(path).map_err(|e| DataError::io(path, e))?.next().is_none();
     if empty_dir { Ok(()) } else { Err(DataError::WouldOverwrite { path: path.to_path_buf() }) }
 }

@@ -78,7 +78,11 @@ fn plans_are_seeded_and_keep_the_last_partial_batch() {
 fn modality_selection_and_speaker_slots() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(&tmp.path().join("ds"));
-    let batch = Batcher::new(2).with_modalities(vec!["audio".into()]).with_speaker_slots(12).load(&ds, &[0, 1], &device()).unwrap();
+    let batch = Batcher::new(2)
+        .with_modalities(vec!["audio".into()])
+        .with_speaker_slots(12)
+        .load(&ds, &[0, 1], &device())
+        .unwrap();
     assert_eq!(batch.features.keys().collect::<Vec<_>>(), vec!["audio"]);
     assert_eq!(batch.speaker_one_hot.dims()[2], 12);
     let err = Batcher::new(2).with_modalities(vec!["smell".into()]).load(&ds, &[0], &device()).unwrap_err();

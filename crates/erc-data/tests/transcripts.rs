@@ -11,7 +11,11 @@ fn shared_data(file: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     let path = base.join("data").join(file);
-    assert!(path.is_file(), "{} is missing: the real transcripts live in ../shared/data (set ERC_SHARED_DIR)", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: the real transcripts live in ../shared/data (set ERC_SHARED_DIR)",
+        path.display()
+    );
     path
 }
 

@@ -22,11 +22,9 @@ fn concat_modalities(batch: &DialogueBatch, names: &[String]) -> Result<Tensor<3
 
 fn check_weights(weights: &Option<Vec<f32>>, spec: &DataSpec) -> Result<(), ModelError> {
     match weights {
-        Some(w) if w.len() != spec.num_classes() => Err(ModelError::InvalidConfig(format!(
-            "{} class weights for {} classes",
-            w.len(),
-            spec.num_classes()
-        ))),
+        Some(w) if w.len() != spec.num_classes() => {
+            Err(ModelError::InvalidConfig(format!("{} class weights for {} classes", w.len(), spec.num_classes())))
+        }
         Some(w) if w.iter().any(|v| !v.is_finite() || *v < 0.0) => {
             Err(ModelError::InvalidConfig("class weights must be finite and non-negative".into()))
         }
@@ -35,9 +33,8 @@ fn check_weights(weights: &Option<Vec<f32>>, spec: &DataSpec) -> Result<(), Mode
 }
 
 fn output(log_probs: Tensor<3>, batch: &DialogueBatch, weights: Option<&[f32]>) -> ModelOutput {
-    let loss_terms = masked_nll(log_probs.clone(), batch, weights)
-        .map(|nll| vec![LossTerm::new("nll", nll)])
-        .unwrap_or_default();
+    let loss_terms =
+        masked_nll(log_probs.clone(), batch, weights).map(|nll| vec![LossTerm::new("nll", nll)]).unwrap_or_default();
     ModelOutput { log_probs, loss_terms }
 }
 
@@ -89,7 +86,8 @@ pub struct BiGruModel;
 
 impl ModelFactory for BiGruModel {
     const NAME: &'static str = "bigru";
-    const DESCRIPTION: &'static str = "reference model: bidirectional GRU over concatenated modalities + linear classifier";
+    const DESCRIPTION: &'static str =
+        "reference model: bidirectional GRU over concatenated modalities + linear classifier";
     type Config = BiGruConfig;
     type Model = BiGruBaseline;
 

@@ -49,10 +49,10 @@ impl Checkpoint {
             std::fs::remove_dir_all(&staging).map_err(|e| TrainError::io(&staging, e))?;
         }
         std::fs::create_dir_all(&staging).map_err(|e| TrainError::io(&staging, e))?;
-        model.clone().save_file(staging.join(MODEL_FILE)).map_err(|e| TrainError::Checkpoint {
-            path: staging.clone(),
-            message: format!("saving weights: {e:?}"),
-        })?;
+        model
+            .clone()
+            .save_file(staging.join(MODEL_FILE))
+            .map_err(|e| TrainError::Checkpoint { path: staging.clone(), message: format!("saving weights: {e:?}") })?;
         let json = serde_json::to_string_pretty(meta).expect("metadata serialises");
         std::fs::write(staging.join(META_FILE), json).map_err(|e| TrainError::io(staging.join(META_FILE), e))?;
         if dir.exists() {
@@ -66,9 +66,7 @@ impl Checkpoint {
         let bad = |message: String| TrainError::Checkpoint { path: dir.to_path_buf(), message };
         let meta_path = dir.join(META_FILE);
         if !meta_path.is_file() {
-            return Err(bad(format!(
-                "no {META_FILE} here; pass a checkpoint directory such as RUN/checkpoints/best"
-            )));
+            return Err(bad(format!("no {META_FILE} here; pass a checkpoint directory such as RUN/checkpoints/best")));
         }
         let text = std::fs::read_to_string(&meta_path).map_err(|e| TrainError::io(&meta_path, e))?;
         let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|e| bad(format!("invalid {META_FILE}: {e}")))?;
@@ -86,9 +84,8 @@ impl Checkpoint {
         let config: F::Config = serde_json::from_value(self.meta.run.model_config.clone())
             .map_err(|e| TrainError::Config(format!("checkpoint model configuration: {e}")))?;
         let model = F::build(&config, &self.meta.spec, device)?;
-        model.try_load_file(self.dir.join(MODEL_FILE)).map_err(|e| TrainError::Checkpoint {
-            path: self.dir.clone(),
-            message: format!("loading weights: {e:?}"),
-        })
+        model
+            .try_load_file(self.dir.join(MODEL_FILE))
+            .map_err(|e| TrainError::Checkpoint { path: self.dir.clone(), message: format!("loading weights: {e:?}") })
     }
 }

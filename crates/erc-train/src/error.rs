@@ -21,7 +21,9 @@ pub enum TrainError {
     #[error("model configuration: {0}")]
     Config(String),
     /// The loss became NaN or infinite.
-    #[error("the training loss became {value} at epoch {epoch}, batch {batch}; lower the learning rate or check the features")]
+    #[error(
+        "the training loss became {value} at epoch {epoch}, batch {batch}; lower the learning rate or check the features"
+    )]
     NonFiniteLoss {
         /// Epoch (1-based).
         epoch: usize,

@@ -96,10 +96,7 @@ pub fn check_compatible(trained: &DataSpec, data: &DataSpec) -> Result<(), Train
         }
     }
     if data.num_speakers > trained.num_speakers {
-        return Err(bad(format!(
-            "{} speakers, the model was built for {}",
-            data.num_speakers, trained.num_speakers
-        )));
+        return Err(bad(format!("{} speakers, the model was built for {}", data.num_speakers, trained.num_speakers)));
     }
     Ok(())
 }
@@ -137,13 +134,6 @@ pub fn evaluate_checkpoint(
 ) -> Result<SplitResult, TrainError> {
     check_compatible(&checkpoint.meta.spec, &dataset.spec())?;
     let dialogues = dataset.split(split)?;
-    let visitor = EvalCheckpoint {
-        checkpoint,
-        dataset,
-        dialogues,
-        device: backend.device()?,
-        batch_size,
-        progress,
-    };
+    let visitor = EvalCheckpoint { checkpoint, dataset, dialogues, device: backend.device()?, batch_size, progress };
     visit_model(&checkpoint.meta.run.model, visitor)?
 }

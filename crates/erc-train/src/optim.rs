@@ -22,10 +22,9 @@ pub fn build_optimizer(preset: &TrainingPreset) -> ModuleOptimizer {
             .with_epsilon(TORCH_ADAM_EPSILON)
             .with_weight_decay((preset.weight_decay > 0.0).then(|| WeightDecayConfig::new(preset.weight_decay as f32)))
             .init(),
-        OptimizerKind::AdamW => AdamWConfig::new()
-            .with_epsilon(TORCH_ADAM_EPSILON)
-            .with_weight_decay(preset.weight_decay as f32)
-            .init(),
+        OptimizerKind::AdamW => {
+            AdamWConfig::new().with_epsilon(TORCH_ADAM_EPSILON).with_weight_decay(preset.weight_decay as f32).init()
+        }
     }
 }
 
@@ -78,7 +77,6 @@ pub fn clip_grad_norm<M: Module>(grads: &mut GradientsParams, model: &M, max_nor
     norm
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,7 +93,8 @@ mod tests {
     fn setup(theta0: f32) -> (Linear, GradientsParams) {
         let d = device();
         let mut layer: Linear = LinearConfig::new(1, 1).init(&d);
-        layer.weight = layer.weight.map(|w| Tensor::from_data(TensorData::new(vec![theta0], [1, 1]), &w.device()).require_grad());
+        layer.weight =
+            layer.weight.map(|w| Tensor::from_data(TensorData::new(vec![theta0], [1, 1]), &w.device()).require_grad());
         layer.bias = layer.bias.map(|b| b.map(|b| b.zeros_like().require_grad()));
         let x = Tensor::<2>::from_data(TensorData::new(vec![3.0f32], [1, 1]), &d);
         let loss = layer.forward(x).sum();

@@ -137,7 +137,11 @@ fn majority_class(dataset: &Dataset, dialogues: &[usize]) -> usize {
     (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).unwrap_or(0)
 }
 
-fn train_typed<F: ModelFactory>(dataset: &Dataset, config: &RunConfig, options: &RunOptions) -> Result<RunReport, TrainError> {
+fn train_typed<F: ModelFactory>(
+    dataset: &Dataset,
+    config: &RunConfig,
+    options: &RunOptions,
+) -> Result<RunReport, TrainError> {
     let started = Instant::now();
     let resumed = prepare_out_dir(options)?;
     if let Some(state) = &resumed {

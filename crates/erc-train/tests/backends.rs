@@ -63,7 +63,13 @@ fn flex_and_ndarray_agree_on_forward_and_one_training_step() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    SynthConfig::meld_like(1).with_dims(&[6, 5, 4]).with_dialogues(6, 2, 2).generate().unwrap().write(tmp.path().join("ds")).unwrap();
+    SynthConfig::meld_like(1)
+        .with_dims(&[6, 5, 4])
+        .with_dialogues(6, 2, 2)
+        .generate()
+        .unwrap()
+        .write(tmp.path().join("ds"))
+        .unwrap();
     let ds = Dataset::open(tmp.path().join("ds")).unwrap();
     // dropout off: a training step must not depend on each backend's random stream
     compare::<BiGruModel>(BiGruConfig { dropout: 0.0, hidden: 8, ..BiGruConfig::default() }, &ds, tmp.path());

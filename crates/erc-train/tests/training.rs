@@ -18,7 +18,13 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 fn synthetic(dir: &Path, seed: u64) -> Dataset {
-    SynthConfig::iemocap_like(seed).with_dims(&[16, 16, 16]).with_dialogues(40, 10, 12).generate().unwrap().write(dir).unwrap();
+    SynthConfig::iemocap_like(seed)
+        .with_dims(&[16, 16, 16])
+        .with_dialogues(40, 10, 12)
+        .generate()
+        .unwrap()
+        .write(dir)
+        .unwrap();
     Dataset::open(dir).unwrap()
 }
 
@@ -38,7 +44,12 @@ fn the_reference_model_beats_the_majority_class_and_selects_on_validation() {
     let report = train(&ds, &config("bigru", 12), &RunOptions::quiet(tmp.path().join("run"))).unwrap();
     let test = &report.test.metrics;
     let majority = &report.majority_baseline_test;
-    assert!(test.weighted_f1 > majority.weighted_f1 + 0.3, "bigru {} vs majority {}", test.weighted_f1, majority.weighted_f1);
+    assert!(
+        test.weighted_f1 > majority.weighted_f1 + 0.3,
+        "bigru {} vs majority {}",
+        test.weighted_f1,
+        majority.weighted_f1
+    );
     assert!(test.accuracy > majority.accuracy + 0.2);
     // the selected epoch is the best validation epoch
     let best = report.epochs.iter().map(|e| e.valid.metrics.weighted_f1).fold(f64::MIN, f64::max);
@@ -47,7 +58,8 @@ fn the_reference_model_beats_the_majority_class_and_selects_on_validation() {
     assert_eq!(report.selected_valid, selected.valid);
     assert!(selected.improved);
     // the report and both checkpoints exist
-    for f in ["report.json", "checkpoints/best/model.bpk", "checkpoints/last/model.bpk", "checkpoints/last/state.json"] {
+    for f in ["report.json", "checkpoints/best/model.bpk", "checkpoints/last/model.bpk", "checkpoints/last/state.json"]
+    {
         assert!(tmp.path().join("run").join(f).exists(), "{f}");
     }
     let json: serde_json::Value =
