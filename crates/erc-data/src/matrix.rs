@@ -42,6 +42,14 @@ impl FeatureMatrix {
                 path: path.to_path_buf(),
                 message: format!("not a 2-D little-endian float32 C-order .npy matrix: {e}"),
             })?;
+            if !view.is_standard_layout() {
+                return Err(DataError::Npy {
+                    path: path.to_path_buf(),
+                    message: "stored in Fortran (column-major) order; re-save it row-major, e.g. \
+                              np.save(path, np.ascontiguousarray(x, dtype=np.float32))"
+                        .into(),
+                });
+            }
             view.dim()
         };
         Ok(Self { path: path.to_path_buf(), map, rows, cols })

@@ -139,6 +139,20 @@ fn wrong_dtype_and_bad_ids_are_errors() {
 }
 
 #[test]
+fn a_fortran_order_matrix_is_refused_at_open() {
+    use ndarray_npy::WriteNpyExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ds");
+    small_dataset(&dir);
+    // [10, 2] stored column-major, as numpy saves a transposed array
+    let column_major = ndarray::Array2::<f32>::zeros((2, 10)).reversed_axes();
+    let file = std::fs::File::create(dir.join("features/text.npy")).unwrap();
+    column_major.write_npy(file).unwrap();
+    let err = Dataset::open(&dir).unwrap_err().to_string();
+    assert!(err.contains("Fortran"), "{err}");
+}
+
+#[test]
 fn nan_in_features_is_reported_with_its_position() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ds");
