@@ -188,12 +188,12 @@ impl DatasetBuilder {
         let train = self.splits.get_mut("train").ok_or_else(|| {
             DataError::NotFound("cannot hold out a validation split: there is no `train` split".into())
         })?;
-        let count = ((train.len() as f64 * share).round() as usize).clamp(1, train.len().saturating_sub(1));
         if train.len() < 2 {
             return Err(DataError::NotFound(
                 "cannot hold out a validation split from fewer than 2 training dialogues".into(),
             ));
         }
+        let count = ((train.len() as f64 * share).round() as usize).clamp(1, train.len() - 1);
         let mut shuffled = train.clone();
         shuffled.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
         let mut valid: Vec<usize> = shuffled[..count].to_vec();

@@ -88,6 +88,10 @@ fn unknown_labels_bad_lines_and_missing_splits_are_errors_with_line_numbers() {
     let path = write(tmp.path(), "empty.jsonl", &format!("{empty}\n"));
     let err = import_jsonl(&path, &ImportOptions::default()).unwrap_err().to_string();
     assert!(err.contains("no utterance"), "{err}");
+    let one = r#"{"id": "o", "split": "train", "utterances": [{"speaker": "x", "text": "hi", "emotion": "joy"}]}"#;
+    let path = write(tmp.path(), "one.jsonl", &format!("{one}\n"));
+    let err = import_jsonl(&path, &ImportOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("fewer than 2 training dialogues"), "{err}");
     let err = import_jsonl(&tmp.path().join("absent.jsonl"), &ImportOptions::default()).unwrap_err().to_string();
     assert!(err.contains("does not exist"), "{err}");
 }
