@@ -335,6 +335,13 @@ fn default_run_dir(model: &str, dataset: &str) -> PathBuf {
     PathBuf::from("runs").join(format!("{model}-{dataset}-{secs}"))
 }
 
+/// Overwrites `slot` with a command-line value when one was given.
+fn set_if_given<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
 fn train_command(a: TrainArgs) -> Result<(), CliError> {
     if a.seeds == 0 {
         return Err("--seeds must be at least 1".into());
@@ -346,24 +353,12 @@ fn train_command(a: TrainArgs) -> Result<(), CliError> {
         config.override_model_config(&patch)?;
     }
     let t = &mut config.training;
-    if let Some(v) = a.epochs {
-        t.epochs = v;
-    }
-    if let Some(v) = a.batch_size {
-        t.batch_size = v;
-    }
-    if let Some(v) = a.lr {
-        t.lr = v;
-    }
-    if let Some(v) = a.weight_decay {
-        t.weight_decay = v;
-    }
-    if let Some(v) = a.optimizer {
-        t.optimizer = v;
-    }
-    if let Some(v) = a.schedule {
-        t.schedule = v;
-    }
+    set_if_given(&mut t.epochs, a.epochs);
+    set_if_given(&mut t.batch_size, a.batch_size);
+    set_if_given(&mut t.lr, a.lr);
+    set_if_given(&mut t.weight_decay, a.weight_decay);
+    set_if_given(&mut t.optimizer, a.optimizer);
+    set_if_given(&mut t.schedule, a.schedule);
     match a.grad_clip {
         Some(ClipArg::Off) => t.grad_clip_norm = None,
         Some(ClipArg::Norm(v)) => t.grad_clip_norm = Some(v),

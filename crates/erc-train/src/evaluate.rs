@@ -37,15 +37,17 @@ impl PassAccumulator {
         self.truth.extend(rows.iter().map(|&r| batch.layout.labels[r] as usize));
         let n = rows.len() as f64;
         self.labelled += rows.len();
+        // one read-back per term; the total is their weighted sum, formed on the host
+        let mut total = None;
         for term in &output.loss_terms {
             let v = term.value.clone().detach().into_scalar::<f32>() as f64;
             *self.term_sums.entry(term.name.clone()).or_default() += v * n;
+            *total.get_or_insert(0.0) += term.weight * v;
         }
-        let total = output.total_loss().map(|l| l.detach().into_scalar::<f32>());
         if let Some(v) = total {
-            self.loss_sum += v as f64 * n;
+            self.loss_sum += v * n;
         }
-        Ok(total)
+        Ok(total.map(|v| v as f32))
     }
 
     /// Metrics and mean losses of the pass.

@@ -297,7 +297,7 @@ fn train_typed<F: ModelFactory>(
         });
         state.epochs_done = epoch;
         // the last epoch, for --resume
-        Checkpoint::save(&last_dir, &meta(epoch), &model.valid())?;
+        Checkpoint::save(&last_dir, &meta(epoch), &eval_model)?;
         let opt_path = last_dir.join(files::OPTIMIZER);
         optimizer.save(&opt_path).map_err(|e| TrainError::Checkpoint {
             path: opt_path,
