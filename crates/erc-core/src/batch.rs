@@ -59,6 +59,8 @@ pub struct BatchLayout {
     pub max_len: usize,
     /// Labels, batch-first and flattened (`b * T + t`), [`PAD_LABEL`] at padding.
     pub labels: Vec<i64>,
+    /// Speaker ids, batch-first and flattened (`b * T + t`), 0 at padding.
+    pub speakers: Vec<i64>,
 }
 
 impl BatchLayout {
@@ -66,6 +68,27 @@ impl BatchLayout {
     pub fn utterance_rows(&self) -> Vec<usize> {
         let t = self.max_len;
         self.lengths.iter().enumerate().flat_map(|(b, &n)| (0..n).map(move |i| b * t + i)).collect()
+    }
+
+    /// Row of every real utterance in the packed, dialogue-major order (`offset_b + t`) that
+    /// models flatten utterances into, indexed by the flat padded position `b * T + t`;
+    /// padded positions map to 0. Shape `[B * T]`.
+    pub fn packed_rows(&self) -> Vec<usize> {
+        let t = self.max_len;
+        let mut rows = vec![0; self.lengths.len() * t];
+        let mut next = 0;
+        for (b, &n) in self.lengths.iter().enumerate() {
+            for i in 0..n {
+                rows[b * t + i] = next;
+                next += 1;
+            }
+        }
+        rows
+    }
+
+    /// Number of real utterances `N = Σ n_b`.
+    pub fn num_utterances(&self) -> usize {
+        self.lengths.iter().sum()
     }
 
     /// Flat indices of real utterances that carry a label, dialogue by dialogue.
@@ -144,6 +167,73 @@ impl DialogueBatch {
     pub fn gather_utterances(&self, x: Tensor<3>) -> Tensor<2> {
         let [b, t, d] = x.dims();
         x.reshape([b * t, d]).select(0, self.utterance_index())
+    }
+}
+
+/// A batch on the host, padded and batch-first, before it is moved to a device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostBatch {
+    /// Per modality: feature dimension and `[B * T * D]` values, zero at padding.
+    pub features: BTreeMap<String, (usize, Vec<f32>)>,
+    /// Utterances per dialogue.
+    pub lengths: Vec<usize>,
+    /// Speaker ids, flat `b * T + t`.
+    pub speakers: Vec<i64>,
+    /// Labels, flat `b * T + t`, [`PAD_LABEL`] where absent.
+    pub labels: Vec<i64>,
+    /// Width of the speaker one-hot.
+    pub speaker_slots: usize,
+}
+
+impl DialogueBatch {
+    /// Moves a host batch to a device, deriving the mask and the speaker one-hot.
+    pub fn from_host(host: HostBatch, device: &Device) -> Result<Self, ModelError> {
+        let b = host.lengths.len();
+        let t = host.lengths.iter().copied().max().unwrap_or(0);
+        let s = host.speaker_slots;
+        let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        if b == 0 || t == 0 {
+            return bad("a batch needs at least one non-empty dialogue".into());
+        }
+        if host.speakers.len() != b * t || host.labels.len() != b * t {
+            return bad(format!("speakers and labels must hold B*T = {} entries", b * t));
+        }
+        let mut features = BTreeMap::new();
+        for (name, (dim, values)) in host.features {
+            if values.len() != b * t * dim {
+                return bad(format!("modality `{name}`: {} values for [{b}, {t}, {dim}]", values.len()));
+            }
+            features.insert(name, Tensor::<3>::from_data(TensorData::new(values, [b, t, dim]), device));
+        }
+        let mut mask = vec![0f32; b * t];
+        let mut one_hot = vec![0f32; b * t * s];
+        let mut speakers = host.speakers;
+        let mut labels = host.labels;
+        for (bi, &n) in host.lengths.iter().enumerate() {
+            for i in 0..t {
+                let row = bi * t + i;
+                if i >= n {
+                    speakers[row] = 0;
+                    labels[row] = PAD_LABEL;
+                    continue;
+                }
+                let spk = speakers[row];
+                if spk < 0 || spk as usize >= s {
+                    return bad(format!("speaker id {spk} outside the {s} speaker slots"));
+                }
+                mask[row] = 1.0;
+                one_hot[row * s + spk as usize] = 1.0;
+            }
+        }
+        let has_labels = labels.iter().any(|&y| y != PAD_LABEL);
+        Ok(DialogueBatch {
+            features,
+            mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
+            speaker_ids: Tensor::<2, Int>::from_data(TensorData::new(speakers.clone(), [b, t]), device),
+            speaker_one_hot: Tensor::from_data(TensorData::new(one_hot, [b, t, s]), device),
+            labels: has_labels.then(|| Tensor::<2, Int>::from_data(TensorData::new(labels.clone(), [b, t]), device)),
+            layout: BatchLayout { lengths: host.lengths, max_len: t, labels, speakers },
+        })
     }
 }
 

@@ -8,10 +8,14 @@
 
 pub mod backend;
 pub mod batch;
+pub mod fusion;
+pub mod graph;
+pub mod import;
 pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod rnn;
+pub mod speaker;
 pub mod training;
 
 /// The burn version this workspace is built against, re-exported so downstream crates

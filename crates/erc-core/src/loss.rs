@@ -61,6 +61,31 @@ pub fn nll_loss(
     }
 }
 
+/// Focal loss with the MM-DFN reference's semantics:
+/// `−(1/N) Σ_i w_{y_i} (1 − p̂_i)^γ log p_{i,y_i}`, where `p̂_i = exp(log p_{i,y_i})` is
+/// treated as a constant (no gradient flows through the modulating factor) and the mean is
+/// over utterances, not renormalised by the class weights.
+///
+/// `log_probs`: `[N, C]`; `targets`: `[N]` (host copy, used for the weights).
+pub fn focal_loss(
+    log_probs: Tensor<2>,
+    targets: Tensor<1, Int>,
+    targets_host: &[usize],
+    class_weights: Option<&[f32]>,
+    gamma: f64,
+) -> Tensor<1> {
+    let [n, _c] = log_probs.dims();
+    let picked = log_probs.gather(1, targets.reshape([n, 1])).reshape([n]); // [N]
+    let modulating = picked.clone().detach().exp().neg().add_scalar(1.0).clamp_min(0.0).powf_scalar(gamma);
+    let mut terms = picked * modulating;
+    if let Some(w) = class_weights {
+        let weights: Vec<f32> = targets_host.iter().map(|&y| w[y]).collect();
+        let device = terms.device();
+        terms = terms * Tensor::<1>::from_data(TensorData::new(weights, [n]), &device);
+    }
+    terms.mean().neg()
+}
+
 /// [`nll_loss`] over the labelled utterances of a batch; `None` when there are none.
 pub fn masked_nll(log_probs: Tensor<3>, batch: &DialogueBatch, class_weights: Option<&[f32]>) -> Option<Tensor<1>> {
     let rows = labelled_rows(log_probs, batch)?;
@@ -89,5 +114,25 @@ mod tests {
         let weighted: f32 = nll_loss(lp, y, &[0, 1], Some(&[2.0, 1.0, 1.0])).into_scalar();
         let expected = -(2.0 * 0.7f32.ln() + 0.1f32.ln()) / 3.0;
         assert!((weighted - expected).abs() < 1e-5, "{weighted} vs {expected}");
+    }
+
+    #[test]
+    fn focal_loss_matches_hand_computation_and_detaches_the_factor() {
+        let d = device().autodiff();
+        let probs = [[0.7f32, 0.2, 0.1], [0.1, 0.1, 0.8]];
+        let lp: Vec<f32> = probs.iter().flatten().map(|p| p.ln()).collect();
+        let lp = Tensor::<2>::from_data(TensorData::new(lp, [2, 3]), &d).require_grad();
+        let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1], [2]), &d);
+        let w = [2.0f32, 3.0, 1.0];
+        let loss = focal_loss(lp.clone(), y, &[0, 1], Some(&w), 0.5);
+        let value: f32 = loss.clone().into_scalar();
+        let expected = -(2.0 * 0.3f32.sqrt() * 0.7f32.ln() + 3.0 * 0.9f32.sqrt() * 0.1f32.ln()) / 2.0;
+        assert!((value - expected).abs() < 1e-5, "{value} vs {expected}");
+        // d loss / d log p[0, 0] = -w0 (1 - p)^γ / N: the factor is a constant
+        let grads = loss.backward();
+        let g: Vec<f32> = lp.grad(&grads).unwrap().into_data().iter::<f32>().collect();
+        assert!((g[0] + 2.0 * 0.3f32.sqrt() / 2.0).abs() < 1e-5, "{}", g[0]);
+        assert!((g[4] + 3.0 * 0.9f32.sqrt() / 2.0).abs() < 1e-5, "{}", g[4]);
+        assert_eq!(g[1], 0.0);
     }
 }

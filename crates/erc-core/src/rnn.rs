@@ -1,9 +1,71 @@
-//! Recurrent layers that respect the utterance mask.
+//! Recurrent layers with PyTorch's weight layout that respect the utterance mask.
+//!
+//! Weights are stored exactly as `torch.nn.GRU` / `torch.nn.LSTM` store them (fused gate rows,
+//! separate input and hidden biases), so reference `state_dict`s import without reshuffling.
 
 use burn::config::Config;
-use burn::module::Module;
-use burn::nn::gru::{Gru, GruConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+
+use crate::import::{ImportError, TorchParams, import_param};
+
+/// A parameter initialised like PyTorch's recurrent layers: `U(-1/√hidden, 1/√hidden)`.
+fn uniform_param<const D: usize>(shape: [usize; D], hidden: usize, device: &Device) -> Param<Tensor<D>> {
+    let k = 1.0 / (hidden as f64).sqrt();
+    Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-k, k), device))
+}
+
+/// The weights of one direction of one GRU layer, PyTorch layout (gate rows `[r; z; n]`).
+#[derive(Module, Debug)]
+pub struct GruWeights {
+    /// `[3H, D]` input-to-hidden weights.
+    pub weight_ih: Param<Tensor<2>>,
+    /// `[3H, H]` hidden-to-hidden weights.
+    pub weight_hh: Param<Tensor<2>>,
+    /// `[3H]` input bias.
+    pub bias_ih: Param<Tensor<1>>,
+    /// `[3H]` hidden bias.
+    pub bias_hh: Param<Tensor<1>>,
+}
+
+impl GruWeights {
+    /// Fresh weights for input size `d_input` and hidden size `d_hidden`.
+    pub fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
+        Self {
+            weight_ih: uniform_param([3 * d_hidden, d_input], d_hidden, device),
+            weight_hh: uniform_param([3 * d_hidden, d_hidden], d_hidden, device),
+            bias_ih: uniform_param([3 * d_hidden], d_hidden, device),
+            bias_hh: uniform_param([3 * d_hidden], d_hidden, device),
+        }
+    }
+
+    /// Visits the four tensors under PyTorch's names (`weight_ih_l0`, `…_l0_reverse`, …).
+    fn visit_torch(self, p: &mut impl TorchParams, prefix: &str, suffix: &str) -> Result<Self, ImportError> {
+        Ok(Self {
+            weight_ih: import_param(p, &format!("{prefix}.weight_ih_{suffix}"), self.weight_ih, false)?,
+            weight_hh: import_param(p, &format!("{prefix}.weight_hh_{suffix}"), self.weight_hh, false)?,
+            bias_ih: import_param(p, &format!("{prefix}.bias_ih_{suffix}"), self.bias_ih, false)?,
+            bias_hh: import_param(p, &format!("{prefix}.bias_hh_{suffix}"), self.bias_hh, false)?,
+        })
+    }
+
+    /// Input projections of every step at once: `[T, B, D] -> [T, B, 3H]`.
+    fn project_inputs(&self, x: Tensor<3>) -> Tensor<3> {
+        let w = self.weight_ih.val().transpose().unsqueeze::<3>(); // [1, D, 3H]
+        x.matmul(w) + self.bias_ih.val().unsqueeze::<3>()
+    }
+}
+
+/// One bidirectional layer: a forward and a reverse direction.
+#[derive(Module, Debug)]
+pub struct BiGruLayer {
+    /// The left-to-right direction.
+    pub forward: GruWeights,
+    /// The right-to-left direction.
+    pub reverse: GruWeights,
+}
 
 /// Configuration of a [`MaskedBiGru`].
 #[derive(Config, Debug)]
@@ -15,34 +77,42 @@ pub struct MaskedBiGruConfig {
     /// Number of stacked bidirectional layers.
     #[config(default = 1)]
     pub num_layers: usize,
+    /// Dropout on the input of every layer after the first (PyTorch's `dropout` argument).
+    #[config(default = 0.0)]
+    pub dropout: f64,
 }
 
-/// A multi-layer bidirectional GRU over padded dialogues that respects their lengths.
+/// A multi-layer bidirectional GRU over padded sequences that respects their lengths.
 ///
-/// The reverse direction of dialogue `b` starts at its last real utterance (`n_b - 1`), so
-/// padding never feeds it, and outputs at padded steps are zero. Gates follow PyTorch's GRU
-/// (`reset_after = true`). Per layer the output is `[forward ‖ backward]`, `2·d_hidden` wide.
+/// Same maths and weight layout as `torch.nn.GRU(bidirectional=True)`, with one difference
+/// that makes it padding-invariant: the reverse direction of sequence `b` starts at its last
+/// real step (`len_b - 1`), as if the sequence had been packed, so padding never feeds it.
+/// Outputs at padded steps are zero. Per layer the output is `[forward ‖ reverse]`.
 #[derive(Module, Debug)]
 pub struct MaskedBiGru {
-    forward: Vec<Gru>,
-    backward: Vec<Gru>,
+    layers: Vec<BiGruLayer>,
+    dropout: Dropout,
+    #[module(skip)]
+    d_hidden: usize,
 }
 
 impl MaskedBiGruConfig {
-    /// Builds the layer on a device.
+    /// Builds the layer on a device, initialised as PyTorch does.
     pub fn init(&self, device: &Device) -> MaskedBiGru {
-        let mut forward = Vec::with_capacity(self.num_layers);
-        let mut backward = Vec::with_capacity(self.num_layers);
-        for layer in 0..self.num_layers {
-            let d_in = if layer == 0 { self.d_input } else { 2 * self.d_hidden };
-            forward.push(GruConfig::new(d_in, self.d_hidden, true).init(device));
-            backward.push(GruConfig::new(d_in, self.d_hidden, true).init(device));
-        }
-        MaskedBiGru { forward, backward }
+        let layers = (0..self.num_layers)
+            .map(|layer| {
+                let d_in = if layer == 0 { self.d_input } else { 2 * self.d_hidden };
+                BiGruLayer {
+                    forward: GruWeights::new(d_in, self.d_hidden, device),
+                    reverse: GruWeights::new(d_in, self.d_hidden, device),
+                }
+            })
+            .collect();
+        MaskedBiGru { layers, dropout: DropoutConfig::new(self.dropout).init(), d_hidden: self.d_hidden }
     }
 }
 
-/// Flat row permutation that reverses the first `n_b` steps of every dialogue and leaves
+/// Flat row permutation that reverses the first `len_b` steps of every sequence and leaves
 /// padded steps in place. It is its own inverse. Shape `[B * T]`.
 pub fn reverse_within_lengths(lengths: &[usize], max_len: usize, device: &Device) -> Tensor<1, Int> {
     let mut index = Vec::with_capacity(lengths.len() * max_len);
@@ -56,41 +126,192 @@ pub fn reverse_within_lengths(lengths: &[usize], max_len: usize, device: &Device
     Tensor::from_data(TensorData::new(index, [len]), device)
 }
 
-/// Applies a flat row permutation to `[B, T, D]`.
+/// A `[B, T, 1]` mask: 1.0 at the first `len_b` steps of each row.
+pub fn length_mask(lengths: &[usize], max_len: usize, device: &Device) -> Tensor<3> {
+    let data: Vec<f32> =
+        lengths.iter().flat_map(|&n| (0..max_len).map(move |t| if t < n { 1.0 } else { 0.0 })).collect();
+    Tensor::from_data(TensorData::new(data, [lengths.len(), max_len, 1]), device)
+}
+
+/// Applies a flat row permutation to the steps of `[B, T, D]`.
 fn permute_steps(x: Tensor<3>, index: Tensor<1, Int>) -> Tensor<3> {
     let [b, t, d] = x.dims();
     x.reshape([b * t, d]).select(0, index).reshape([b, t, d])
 }
 
 impl MaskedBiGru {
+    /// Hidden size of each direction.
+    pub fn d_hidden(&self) -> usize {
+        self.d_hidden
+    }
+
     /// Runs the GRU.
     ///
     /// * `x`: `[B, T, D]` padded inputs;
-    /// * `mask`: `[B, T]`, 1.0 at real utterances (a prefix of each row);
-    /// * `lengths`: real utterances per dialogue.
+    /// * `lengths`: real steps per sequence (each at most `T`).
     ///
     /// Returns `[B, T, 2H]`, zero at padded steps.
-    pub fn forward(&self, x: Tensor<3>, mask: Tensor<2>, lengths: &[usize]) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, lengths: &[usize]) -> Tensor<3> {
         let [_, t, _] = x.dims();
-        let reverse = reverse_within_lengths(lengths, t, &x.device());
-        let mask3 = mask.unsqueeze_dim::<3>(2); // [B, T, 1]
+        let device = x.device();
+        let reverse = reverse_within_lengths(lengths, t, &device);
+        let mask = length_mask(lengths, t, &device);
         let mut h = x;
-        for (fwd, bwd) in self.forward.iter().zip(&self.backward) {
-            let out_f = fwd.forward(h.clone(), None);
-            let out_b = permute_steps(bwd.forward(permute_steps(h, reverse.clone()), None), reverse.clone());
-            h = Tensor::cat(vec![out_f, out_b], 2) * mask3.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            if i > 0 {
+                h = self.dropout.forward(h);
+            }
+            let reversed = permute_steps(h.clone(), reverse.clone());
+            let [out_f, out_r] = self.run_layer(layer, h, reversed);
+            h = Tensor::cat(vec![out_f, permute_steps(out_r, reverse.clone())], 2) * mask.clone();
         }
         h
+    }
+
+    /// Both directions of one layer, stepped together: the direction is a batch dimension of
+    /// every per-step matrix product. Inputs `[B, T, D]` (the reverse one already reversed);
+    /// returns the two `[B, T, H]` output sequences in the order they were computed.
+    fn run_layer(&self, layer: &BiGruLayer, x_forward: Tensor<3>, x_reverse: Tensor<3>) -> [Tensor<3>; 2] {
+        let [b, t, _] = x_forward.dims();
+        let h_dim = self.d_hidden;
+        let device = x_forward.device();
+        // [T, 2, B, 3H]: input projections of every step, both directions
+        let gi = Tensor::stack::<4>(
+            vec![
+                layer.forward.project_inputs(x_forward.swap_dims(0, 1)),
+                layer.reverse.project_inputs(x_reverse.swap_dims(0, 1)),
+            ],
+            1,
+        );
+        let w_hh = Tensor::stack::<3>(
+            vec![layer.forward.weight_hh.val().transpose(), layer.reverse.weight_hh.val().transpose()],
+            0,
+        ); // [2, H, 3H]
+        let b_hh = Tensor::stack::<2>(vec![layer.forward.bias_hh.val(), layer.reverse.bias_hh.val()], 0).reshape([
+            2,
+            1,
+            3 * h_dim,
+        ]); // [2, 1, 3H]
+        let mut h = Tensor::<3>::zeros([2, b, h_dim], &device);
+        let mut outputs = Vec::with_capacity(t);
+        for step in 0..t {
+            let gi_t = gi.clone().slice([step..step + 1]).reshape([2, b, 3 * h_dim]);
+            let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [2, B, 3H]
+            h = gru_update(gi_t, gh, h, h_dim);
+            outputs.push(h.clone());
+        }
+        let out = Tensor::stack::<4>(outputs, 0); // [T, 2, B, H]
+        let direction = |d: usize| out.clone().slice([0..t, d..d + 1]).reshape([t, b, h_dim]).swap_dims(0, 1);
+        [direction(0), direction(1)]
+    }
+
+    /// Visits every weight under PyTorch's `nn.GRU` names below `prefix`.
+    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (k, layer) in self.layers.into_iter().enumerate() {
+            layers.push(BiGruLayer {
+                forward: layer.forward.visit_torch(p, prefix, &format!("l{k}"))?,
+                reverse: layer.reverse.visit_torch(p, prefix, &format!("l{k}_reverse"))?,
+            });
+        }
+        Ok(Self { layers, ..self })
+    }
+}
+
+/// One GRU update (PyTorch gate order, reset gate applied after the hidden product).
+///
+/// `gi`, `gh`: `[.., 3H]` input and hidden projections (biases included); `h`: `[.., H]`.
+fn gru_update(gi: Tensor<3>, gh: Tensor<3>, h: Tensor<3>, h_dim: usize) -> Tensor<3> {
+    let [a, b, _] = gi.dims();
+    let rz = sigmoid(gi.clone().slice([0..a, 0..b, 0..2 * h_dim]) + gh.clone().slice([0..a, 0..b, 0..2 * h_dim]));
+    let r = rz.clone().slice([0..a, 0..b, 0..h_dim]);
+    let z = rz.slice([0..a, 0..b, h_dim..2 * h_dim]);
+    let n = (gi.slice([0..a, 0..b, 2 * h_dim..3 * h_dim]) + r * gh.slice([0..a, 0..b, 2 * h_dim..3 * h_dim])).tanh();
+    n.clone() + z * (h - n)
+}
+
+/// One LSTM cell, PyTorch layout (`torch.nn.LSTM` with one layer, gate rows `[i; f; g; o]`),
+/// stepped by hand so the caller decides what a "time step" is.
+#[derive(Module, Debug)]
+pub struct LstmCell {
+    /// `[4H, D]` input-to-hidden weights.
+    pub weight_ih: Param<Tensor<2>>,
+    /// `[4H, H]` hidden-to-hidden weights.
+    pub weight_hh: Param<Tensor<2>>,
+    /// `[4H]` input bias.
+    pub bias_ih: Param<Tensor<1>>,
+    /// `[4H]` hidden bias.
+    pub bias_hh: Param<Tensor<1>>,
+    #[module(skip)]
+    d_hidden: usize,
+}
+
+/// The state an [`LstmCell`] carries: hidden output `h` and cell memory `c`, each `[N, H]`.
+#[derive(Debug, Clone)]
+pub struct LstmState {
+    /// Hidden output.
+    pub h: Tensor<2>,
+    /// Cell memory.
+    pub c: Tensor<2>,
+}
+
+impl LstmCell {
+    /// A fresh cell for input size `d_input` and hidden size `d_hidden`, initialised as PyTorch does.
+    pub fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
+        Self {
+            weight_ih: uniform_param([4 * d_hidden, d_input], d_hidden, device),
+            weight_hh: uniform_param([4 * d_hidden, d_hidden], d_hidden, device),
+            bias_ih: uniform_param([4 * d_hidden], d_hidden, device),
+            bias_hh: uniform_param([4 * d_hidden], d_hidden, device),
+            d_hidden,
+        }
+    }
+
+    /// Hidden size.
+    pub fn d_hidden(&self) -> usize {
+        self.d_hidden
+    }
+
+    /// The all-zero state for `n` rows.
+    pub fn zero_state(&self, n: usize, device: &Device) -> LstmState {
+        LstmState { h: Tensor::zeros([n, self.d_hidden], device), c: Tensor::zeros([n, self.d_hidden], device) }
+    }
+
+    /// One step: `x` `[N, D]`, previous state → next state.
+    pub fn step(&self, x: Tensor<2>, state: LstmState) -> LstmState {
+        let hd = self.d_hidden;
+        let [n, _] = x.dims();
+        let gates = x.matmul(self.weight_ih.val().transpose())
+            + state.h.matmul(self.weight_hh.val().transpose())
+            + (self.bias_ih.val() + self.bias_hh.val()).unsqueeze::<2>(); // [N, 4H]
+        let gate = |k: usize| gates.clone().slice([0..n, k * hd..(k + 1) * hd]);
+        let c = sigmoid(gate(1)) * state.c + sigmoid(gate(0)) * gate(2).tanh();
+        let h = sigmoid(gate(3)) * c.clone().tanh();
+        LstmState { h, c }
+    }
+
+    /// Visits the four tensors under PyTorch's `nn.LSTM` names (`prefix.weight_ih_l0`, …).
+    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        Ok(Self {
+            weight_ih: import_param(p, &format!("{prefix}.weight_ih_l0"), self.weight_ih, false)?,
+            weight_hh: import_param(p, &format!("{prefix}.weight_hh_l0"), self.weight_hh, false)?,
+            bias_ih: import_param(p, &format!("{prefix}.bias_ih_l0"), self.bias_ih, false)?,
+            bias_hh: import_param(p, &format!("{prefix}.bias_hh_l0"), self.bias_hh, false)?,
+            d_hidden: self.d_hidden,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Distribution;
 
     fn device() -> Device {
         crate::BackendKind::default_compiled().unwrap().device().unwrap()
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().iter::<f32>().collect()
     }
 
     #[test]
@@ -99,23 +320,73 @@ mod tests {
         assert_eq!(idx, vec![2, 1, 0, 3, 4, 5]);
     }
 
+    /// A scalar GRU step computed by hand from PyTorch's equations.
+    fn reference_gru_step(w_ih: &[f32], w_hh: &[f32], b_ih: &[f32], b_hh: &[f32], x: f32, h: f32) -> f32 {
+        let s = |v: f32| 1.0 / (1.0 + (-v).exp());
+        let r = s(w_ih[0] * x + b_ih[0] + w_hh[0] * h + b_hh[0]);
+        let z = s(w_ih[1] * x + b_ih[1] + w_hh[1] * h + b_hh[1]);
+        let n = (w_ih[2] * x + b_ih[2] + r * (w_hh[2] * h + b_hh[2])).tanh();
+        (1.0 - z) * n + z * h
+    }
+
+    #[test]
+    fn matches_pytorch_equations_in_both_directions() {
+        let d = device();
+        let gru = MaskedBiGruConfig::new(1, 1).init(&d);
+        let layer = &gru.layers[0];
+        let get = |p: &Param<Tensor<2>>| values(p.val());
+        let get1 = |p: &Param<Tensor<1>>| values(p.val());
+        let xs = [0.5f32, -1.0, 2.0];
+        let x = Tensor::<3>::from_data(TensorData::new(xs.to_vec(), [1, 3, 1]), &d);
+        let out = values(gru.forward(x, &[3])); // [1, 3, 2]
+        let (f, r) = (&layer.forward, &layer.reverse);
+        let mut h = 0.0;
+        for (t, &x) in xs.iter().enumerate() {
+            h = reference_gru_step(&get(&f.weight_ih), &get(&f.weight_hh), &get1(&f.bias_ih), &get1(&f.bias_hh), x, h);
+            assert!((out[2 * t] - h).abs() < 1e-6, "forward step {t}: {} vs {h}", out[2 * t]);
+        }
+        let mut h = 0.0;
+        for (t, &x) in xs.iter().enumerate().rev() {
+            h = reference_gru_step(&get(&r.weight_ih), &get(&r.weight_hh), &get1(&r.bias_ih), &get1(&r.bias_hh), x, h);
+            assert!((out[2 * t + 1] - h).abs() < 1e-6, "reverse step {t}: {} vs {h}", out[2 * t + 1]);
+        }
+    }
+
     #[test]
     fn padding_changes_nothing_and_is_zero() {
         let d = device();
         let gru = MaskedBiGruConfig::new(4, 3).with_num_layers(2).init(&d);
         let alone = Tensor::<3>::random([1, 2, 4], Distribution::Normal(0.0, 1.0), &d);
-        let out_alone = gru.forward(alone.clone(), Tensor::ones([1, 2], &d), &[2]);
-        // the same dialogue padded to length 5, padding filled with garbage
+        let out_alone = gru.forward(alone.clone(), &[2]);
+        // the same sequence padded to length 5, padding filled with garbage
         let garbage = Tensor::<3>::random([1, 3, 4], Distribution::Normal(5.0, 1.0), &d);
-        let padded = Tensor::cat(vec![alone, garbage], 1);
-        let mask = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 1.0, 0.0, 0.0, 0.0], [1, 5]), &d);
-        let out_padded = gru.forward(padded, mask, &[2]);
-        let head: Vec<f32> = out_padded.clone().slice([0..1, 0..2, 0..6]).into_data().iter::<f32>().collect();
-        let want: Vec<f32> = out_alone.into_data().iter::<f32>().collect();
-        for (a, b) in head.iter().zip(&want) {
+        let out_padded = gru.forward(Tensor::cat(vec![alone, garbage], 1), &[2]);
+        let head = values(out_padded.clone().slice([0..1, 0..2, 0..6]));
+        for (a, b) in head.iter().zip(&values(out_alone)) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
-        let tail: Vec<f32> = out_padded.slice([0..1, 2..5, 0..6]).into_data().iter::<f32>().collect();
-        assert!(tail.iter().all(|v| *v == 0.0));
+        assert!(values(out_padded.slice([0..1, 2..5, 0..6])).iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn lstm_cell_matches_pytorch_equations() {
+        let d = device();
+        let cell = LstmCell::new(1, 1, &d);
+        let w_ih = values(cell.weight_ih.val());
+        let w_hh = values(cell.weight_hh.val());
+        let b: Vec<f32> =
+            values(cell.bias_ih.val()).iter().zip(values(cell.bias_hh.val())).map(|(a, b)| a + b).collect();
+        let state = LstmState {
+            h: Tensor::from_data(TensorData::new(vec![0.3f32], [1, 1]), &d),
+            c: Tensor::from_data(TensorData::new(vec![-0.7f32], [1, 1]), &d),
+        };
+        let x = 1.5f32;
+        let next = cell.step(Tensor::from_data(TensorData::new(vec![x], [1, 1]), &d), state);
+        let s = |v: f32| 1.0 / (1.0 + (-v).exp());
+        let g = |k: usize| w_ih[k] * x + w_hh[k] * 0.3 + b[k];
+        let c = s(g(1)) * -0.7 + s(g(0)) * g(2).tanh();
+        let h = s(g(3)) * c.tanh();
+        assert!((values(next.c)[0] - c).abs() < 1e-6);
+        assert!((values(next.h)[0] - h).abs() < 1e-6);
     }
 }

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use erc_core::batch::BatchLayout;
+use burn::tensor::Device;
+use erc_core::batch::HostBatch;
 use erc_core::{DialogueBatch, PAD_LABEL};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -80,33 +80,17 @@ impl Batcher {
                 dataset.read_features(name, info.start, info.end, &mut rows)?;
                 padded[bi * t * dim..bi * t * dim + rows.len()].copy_from_slice(&rows);
             }
-            let tensor = Tensor::<3>::from_data(TensorData::new(padded, [b, t, dim]), device);
-            features.insert(name.clone(), tensor);
+            features.insert(name.clone(), (dim, padded));
         }
 
-        let mut mask = vec![0f32; b * t];
-        let mut speaker_ids = vec![0i64; b * t];
-        let mut one_hot = vec![0f32; b * t * s];
+        let mut speakers = vec![0i64; b * t];
         let mut labels = vec![PAD_LABEL; b * t];
         for (bi, info) in infos.iter().enumerate() {
-            let spk = dataset.speakers(info.start, info.end);
-            let lab = dataset.labels(info.start, info.end);
-            for i in 0..info.len() {
-                let row = bi * t + i;
-                mask[row] = 1.0;
-                speaker_ids[row] = spk[i];
-                one_hot[row * s + spk[i] as usize] = 1.0;
-                labels[row] = lab[i];
-            }
+            let row = bi * t;
+            speakers[row..row + info.len()].copy_from_slice(dataset.speakers(info.start, info.end));
+            labels[row..row + info.len()].copy_from_slice(dataset.labels(info.start, info.end));
         }
-        let has_labels = labels.iter().any(|&y| y != PAD_LABEL);
-        Ok(DialogueBatch {
-            features,
-            mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
-            speaker_ids: Tensor::<2, Int>::from_data(TensorData::new(speaker_ids, [b, t]), device),
-            speaker_one_hot: Tensor::from_data(TensorData::new(one_hot, [b, t, s]), device),
-            labels: has_labels.then(|| Tensor::<2, Int>::from_data(TensorData::new(labels.clone(), [b, t]), device)),
-            layout: BatchLayout { lengths, max_len: t, labels },
-        })
+        let host = HostBatch { features, lengths, speakers, labels, speaker_slots: s };
+        DialogueBatch::from_host(host, device).map_err(|e| DataError::Tensor(e.to_string()))
     }
 }

@@ -75,7 +75,7 @@ pub struct BiGruBaseline {
 impl DialogueModel for BiGruBaseline {
     fn forward(&self, batch: &DialogueBatch) -> Result<ModelOutput, ModelError> {
         let x = self.input_dropout.forward(concat_modalities(batch, &self.modalities)?); // [B, T, D]
-        let h = self.gru.forward(x, batch.mask.clone(), &batch.layout.lengths); // [B, T, 2H]
+        let h = self.gru.forward(x, &batch.layout.lengths); // [B, T, 2H]
         let logits = self.classifier.forward(self.output_dropout.forward(h)); // [B, T, C]
         Ok(output(log_softmax(logits, 2), batch, self.class_weights.as_deref()))
     }
