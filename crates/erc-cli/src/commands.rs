@@ -34,6 +34,8 @@ enum Command {
     Train(TrainArgs),
     /// Score a checkpoint on a dataset split.
     Eval(EvalArgs),
+    /// Check a model against a reference parity fixture (FIXTURE.safetensors with FIXTURE.json beside it).
+    Parity(ParityArgs),
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +175,15 @@ struct EvalArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+struct ParityArgs {
+    /// The fixture's .safetensors file; the model is read from the .json beside it.
+    fixture: PathBuf,
+    /// Backend: flex, ndarray, wgpu or cuda.
+    #[arg(long, default_value = "flex")]
+    backend: BackendKind,
+}
+
 fn parse_triple(s: &str) -> Result<[usize; 3], String> {
     let parts: Vec<usize> =
         s.split(',').map(|p| p.trim().parse::<usize>().map_err(|e| format!("`{p}`: {e}"))).collect::<Result<_, _>>()?;
@@ -223,6 +234,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Train(a) => train_command(a),
         Command::Eval(a) => eval(a),
+        Command::Parity(a) => parity(a),
     }
 }
 
@@ -451,4 +463,19 @@ fn eval(a: EvalArgs) -> Result<(), CliError> {
         print!("{}", result.metrics);
     }
     Ok(())
+}
+
+/// Prints one JSON line `{model, case, max_abs_output_err, max_grad_err, pass}`; the failed
+/// comparisons go to stderr and make the command fail.
+fn parity(a: ParityArgs) -> Result<(), CliError> {
+    let report = erc_models::parity::run_parity(&a.fixture, a.backend)?;
+    println!("{}", serde_json::to_string(&report)?);
+    for failure in &report.failures {
+        eprintln!("out of tolerance: {failure}");
+    }
+    if report.pass {
+        Ok(())
+    } else {
+        Err(format!("parity failed: {} comparison(s) out of tolerance", report.failures.len()).into())
+    }
 }

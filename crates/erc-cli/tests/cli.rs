@@ -167,3 +167,40 @@ fn errors_are_messages_with_a_nonzero_exit() {
     std::fs::write(&manifest, m).unwrap();
     assert_clean_failure(&erc(&["info", "data"], dir), "disagrees with the manifest");
 }
+
+fn mm_dfn_fixture(case: &str) -> std::path::PathBuf {
+    let base = std::env::var_os("ERC_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    base.join("fixtures/mm-dfn").join(format!("{case}.safetensors"))
+}
+
+#[test]
+fn parity_prints_one_json_line_and_fails_on_a_tampered_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = mm_dfn_fixture("iemocap_small");
+    let o = erc(&["parity", fixture.to_str().unwrap()], tmp.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["model"], "mm-dfn");
+    assert_eq!(line["case"], "iemocap_small");
+    assert_eq!(line["pass"], true);
+    assert!(line["max_abs_output_err"].as_f64().unwrap() < 1e-4);
+    assert!(line["max_grad_err"].as_f64().unwrap() < 1e-3);
+
+    // shift one reference log-probability by 1e-3: now out of tolerance
+    use erc_core::import::{HostTensor, TensorFile};
+    let mut file = TensorFile::read(&fixture).unwrap();
+    let Some(HostTensor::Float { shape, mut values }) = file.remove("output.log_prob") else { panic!() };
+    values[5] += 1e-3;
+    file.insert("output.log_prob", HostTensor::Float { shape, values });
+    let tampered = tmp.path().join("tampered.safetensors");
+    std::fs::write(&tampered, file.to_bytes()).unwrap();
+    std::fs::copy(fixture.with_extension("json"), tmp.path().join("tampered.json")).unwrap();
+    let o = erc(&["parity", "tampered.safetensors"], tmp.path());
+    assert_clean_failure(&o, "output.log_prob");
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["pass"], false);
+
+    assert_clean_failure(&erc(&["parity", "missing.safetensors"], tmp.path()), "missing.safetensors");
+}

@@ -20,7 +20,8 @@ fn concat_modalities(batch: &DialogueBatch, names: &[String]) -> Result<Tensor<3
     Ok(Tensor::cat(parts, 2))
 }
 
-fn check_weights(weights: &Option<Vec<f32>>, spec: &DataSpec) -> Result<(), ModelError> {
+/// Checks optional class weights against a dataset: one finite, non-negative weight per class.
+pub(crate) fn check_weights(weights: &Option<Vec<f32>>, spec: &DataSpec) -> Result<(), ModelError> {
     match weights {
         Some(w) if w.len() != spec.num_classes() => {
             Err(ModelError::InvalidConfig(format!("{} class weights for {} classes", w.len(), spec.num_classes())))

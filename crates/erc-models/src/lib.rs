@@ -4,8 +4,11 @@
 //! [`ModelFactory`] for a marker type, and add one line to [`registry::visit_model`].
 
 pub mod baseline;
+pub mod mm_dfn;
 pub mod modalities;
+pub mod parity;
 pub mod registry;
 
 pub use baseline::{BiGruBaseline, BiGruConfig, BiGruModel, MlpBaseline, MlpConfig, MlpModel};
+pub use mm_dfn::{MmDfn, MmDfnConfig, MmDfnModel};
 pub use registry::{ModelFactory, ModelInfo, ModelVisitor, models, visit_model};

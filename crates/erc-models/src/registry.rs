@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::baseline::{BiGruModel, MlpModel};
+use crate::mm_dfn::MmDfnModel;
 
 /// How to build one model: its name, presets and constructor.
 pub trait ModelFactory {
@@ -65,7 +66,7 @@ fn info<F: ModelFactory>() -> ModelInfo {
 
 /// Every registered model.
 pub fn models() -> Vec<ModelInfo> {
-    vec![info::<BiGruModel>(), info::<MlpModel>()]
+    vec![info::<BiGruModel>(), info::<MlpModel>(), info::<MmDfnModel>()]
 }
 
 /// Runs `visitor` with the factory registered under `name`.
@@ -73,6 +74,7 @@ pub fn visit_model<V: ModelVisitor>(name: &str, visitor: V) -> Result<V::Output,
     match name {
         BiGruModel::NAME => Ok(visitor.visit::<BiGruModel>()),
         MlpModel::NAME => Ok(visitor.visit::<MlpModel>()),
+        MmDfnModel::NAME => Ok(visitor.visit::<MmDfnModel>()),
         _ => Err(ModelError::UnknownModel {
             name: name.into(),
             known: models().iter().map(|m| m.name).collect::<Vec<_>>().join(", "),

@@ -1,0 +1,287 @@
+//! Numerical parity with the reference implementations, from their fixtures.
+//!
+//! A fixture is `<case>.safetensors` (tensors `param.*`, `input.*`, `output.*`, `grad.*`) plus
+//! `<case>.json` beside it (`model`, `config`, `tolerance`, `has_grads`; see
+//! `../shared/fixtures/README.md`). [`run_parity`] builds the named model from `config`,
+//! imports `param.*` by the reference's names, feeds `input.*`, and compares every `output.*`
+//! and `grad.*` with the case's tolerances.
+
+mod mm_dfn;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use erc_core::BackendKind;
+use erc_core::import::{HostTensor, ImportError, TensorFile};
+use serde::Serialize;
+
+/// Errors that stop a parity run before anything is compared.
+#[derive(Debug, thiserror::Error)]
+pub enum ParityError {
+    /// The fixture files could not be read.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// The JSON beside the tensors is missing or malformed.
+    #[error("{path}: {message}")]
+    Json {
+        /// The JSON file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The fixture names a model we have no parity run for.
+    #[error("no parity run for model `{0}` (known: mm-dfn)")]
+    UnknownModel(String),
+    /// The fixture is inconsistent (a tensor missing or mis-shaped) or the model rejects it.
+    #[error("fixture {case}: {message}")]
+    Fixture {
+        /// The case.
+        case: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The backend is not usable.
+    #[error(transparent)]
+    Backend(#[from] erc_core::BackendError),
+}
+
+/// A parity fixture: its tensors and its description.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// The case name (the file stem).
+    pub case: String,
+    /// The JSON description.
+    pub meta: serde_json::Value,
+    /// Every tensor of the safetensors file.
+    pub tensors: TensorFile,
+}
+
+impl Fixture {
+    /// Reads `path` (the `.safetensors` file) and the `.json` beside it.
+    pub fn open(path: &Path) -> Result<Self, ParityError> {
+        let tensors = TensorFile::read(path)?;
+        let json_path = path.with_extension("json");
+        let text = std::fs::read_to_string(&json_path)
+            .map_err(|e| ParityError::Json { path: json_path.clone(), message: e.to_string() })?;
+        let meta: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ParityError::Json { path: json_path, message: e.to_string() })?;
+        let case = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(Self { case, meta, tensors })
+    }
+
+    /// The `model` field.
+    pub fn model(&self) -> &str {
+        self.meta.get("model").and_then(|m| m.as_str()).unwrap_or("")
+    }
+
+    /// An error about this fixture.
+    pub fn error(&self, message: impl Into<String>) -> ParityError {
+        ParityError::Fixture { case: self.case.clone(), message: message.into() }
+    }
+
+    /// A float tensor by full name (`input.textf`).
+    pub fn float(&self, name: &str) -> Result<(&[usize], &[f32]), ParityError> {
+        match self.tensors.get(name) {
+            Some(HostTensor::Float { shape, values }) => Ok((shape, values)),
+            Some(_) => Err(self.error(format!("`{name}` is not a float tensor"))),
+            None => Err(self.error(format!("tensor `{name}` is missing"))),
+        }
+    }
+
+    /// An integer tensor by full name.
+    pub fn int(&self, name: &str) -> Result<(&[usize], &[i64]), ParityError> {
+        match self.tensors.get(name) {
+            Some(HostTensor::Int { shape, values }) => Ok((shape, values)),
+            Some(_) => Err(self.error(format!("`{name}` is not an integer tensor"))),
+            None => Err(self.error(format!("tensor `{name}` is missing"))),
+        }
+    }
+
+    /// Names below a prefix (`output.`), prefix stripped.
+    pub fn names_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.tensors.names().filter_map(move |n| n.strip_prefix(prefix))
+    }
+
+    /// Whether the case carries `grad.*` tensors.
+    pub fn has_grads(&self) -> bool {
+        self.meta.get("has_grads").and_then(|v| v.as_bool()).unwrap_or(false)
+    }
+}
+
+/// The outcome of one parity run: the JSON line `erc parity` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParityReport {
+    /// The model.
+    pub model: String,
+    /// The case (fixture file stem).
+    pub case: String,
+    /// Largest absolute difference over every float `output.*`.
+    pub max_abs_output_err: f64,
+    /// Largest gradient difference relative to the reference tensor's largest magnitude
+    /// (`max|ours − ref| / max|ref|`) over every `grad.*`; 0 when the case has none.
+    pub max_grad_err: f64,
+    /// Every comparison within its tolerance.
+    pub pass: bool,
+    /// What failed, one line each (not part of the JSON line).
+    #[serde(skip)]
+    pub failures: Vec<String>,
+    /// Tensors compared.
+    #[serde(skip)]
+    pub compared: usize,
+}
+
+/// Compares values against a fixture's references under its `tolerance` object.
+#[derive(Debug)]
+pub struct Comparator<'a> {
+    fixture: &'a Fixture,
+    tolerance: serde_json::Value,
+    report: ParityReport,
+    seen_outputs: Vec<String>,
+}
+
+fn tol_value(v: &serde_json::Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(serde_json::Value::as_f64)
+}
+
+impl<'a> Comparator<'a> {
+    /// Starts comparing against `fixture`.
+    pub fn new(fixture: &'a Fixture) -> Self {
+        let tolerance = fixture.meta.get("tolerance").cloned().unwrap_or_default();
+        let report = ParityReport {
+            model: fixture.model().to_string(),
+            case: fixture.case.clone(),
+            max_abs_output_err: 0.0,
+            max_grad_err: 0.0,
+            pass: true,
+            failures: Vec::new(),
+            compared: 0,
+        };
+        Self { fixture, tolerance, report, seen_outputs: Vec::new() }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.report.pass = false;
+        self.report.failures.push(message);
+    }
+
+    /// The absolute tolerance of an output: its own entry, else `intermediates`.
+    fn output_tolerance(&self, name: &str) -> f64 {
+        let own = self.tolerance.get(name);
+        own.and_then(|t| tol_value(t, "abs"))
+            .or_else(|| self.tolerance.get("intermediates").and_then(|t| tol_value(t, "abs")))
+            .unwrap_or(1e-4)
+    }
+
+    /// Compares a float output (`output.<name>`) with ours, given in the reference's layout.
+    pub fn output(&mut self, name: &str, shape: &[usize], ours: &[f32]) -> Result<(), ParityError> {
+        self.seen_outputs.push(name.to_string());
+        let (ref_shape, reference) = self.fixture.float(&format!("output.{name}"))?;
+        self.report.compared += 1;
+        if ref_shape != shape {
+            self.fail(format!("output.{name}: shape {shape:?}, reference {ref_shape:?}"));
+            return Ok(());
+        }
+        let err = max_abs_diff(ours, reference);
+        self.report.max_abs_output_err = self.report.max_abs_output_err.max(err);
+        let abs = self.output_tolerance(name);
+        let within = match self.tolerance.get(name).and_then(|t| tol_value(t, "rel")) {
+            // "either bound": absolute or relative to the reference's magnitude
+            Some(rel) => err <= abs || err <= rel * max_abs(reference),
+            None => err <= abs,
+        };
+        if !within || err.is_nan() {
+            self.fail(format!("output.{name}: max |Δ| = {err:.3e} > tolerance {abs:.1e}"));
+        }
+        Ok(())
+    }
+
+    /// Compares an integer output exactly.
+    pub fn output_exact(&mut self, name: &str, ours: &[i64]) -> Result<(), ParityError> {
+        self.seen_outputs.push(name.to_string());
+        let (_, reference) = self.fixture.int(&format!("output.{name}"))?;
+        self.report.compared += 1;
+        if reference != ours {
+            let wrong = reference.iter().zip(ours).filter(|(a, b)| a != b).count() + reference.len().abs_diff(ours.len());
+            self.fail(format!("output.{name}: {wrong} of {} entries differ", reference.len()));
+        }
+        Ok(())
+    }
+
+    /// Compares the gradients we computed (by PyTorch name, PyTorch layout) with `grad.*`:
+    /// `max|ours − ref| ≤ rel · max|ref|` per tensor. A reference gradient we lack, or a
+    /// gradient of ours the reference says is absent but is not zero, is a failure.
+    pub fn grads(&mut self, ours: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> Result<(), ParityError> {
+        let rel = self
+            .tolerance
+            .get("grads")
+            .and_then(|g| tol_value(g, "rel_to_tensor_max"))
+            .unwrap_or(1e-3);
+        let names: Vec<String> = self.fixture.names_under("grad.").map(String::from).collect();
+        for name in &names {
+            let (ref_shape, reference) = self.fixture.float(&format!("grad.{name}"))?;
+            self.report.compared += 1;
+            let Some((shape, values)) = ours.get(name) else {
+                self.fail(format!("grad.{name}: the model has no gradient for this parameter"));
+                continue;
+            };
+            if shape.as_slice() != ref_shape {
+                self.fail(format!("grad.{name}: shape {shape:?}, reference {ref_shape:?}"));
+                continue;
+            }
+            let scale = max_abs(reference);
+            let err = max_abs_diff(values, reference);
+            let relative = if scale > 0.0 { err / scale } else { err };
+            self.report.max_grad_err = self.report.max_grad_err.max(relative);
+            if relative > rel || relative.is_nan() {
+                self.fail(format!("grad.{name}: max |Δ| / max |ref| = {relative:.3e} > {rel:.1e}"));
+            }
+        }
+        for (name, (_, values)) in ours {
+            if !names.contains(name) && values.iter().any(|v| *v != 0.0) {
+                self.fail(format!("grad.{name}: the reference has no gradient here, ours is non-zero"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the comparison. Every `output.*` of the fixture must have been compared.
+    pub fn finish(mut self) -> ParityReport {
+        let missed: Vec<String> =
+            self.fixture.names_under("output.").filter(|n| !self.seen_outputs.iter().any(|s| s == n)).map(String::from).collect();
+        for name in missed {
+            self.fail(format!("output.{name}: not produced by our implementation, so not checked"));
+        }
+        self.report
+    }
+}
+
+fn max_abs(values: &[f32]) -> f64 {
+    values.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).fold(0.0f64, |m, (x, y)| {
+        let d = (*x as f64 - *y as f64).abs();
+        if d.is_nan() { f64::NAN } else { m.max(d) }
+    })
+}
+
+/// Transposes a `[A, B, D]` row-major array to `[B, A, D]` (sequence-first ↔ batch-first).
+pub fn swap_leading(values: &[f32], a: usize, b: usize, d: usize) -> Vec<f32> {
+    let mut out = vec![0f32; values.len()];
+    for i in 0..a {
+        for j in 0..b {
+            out[(j * a + i) * d..(j * a + i + 1) * d].copy_from_slice(&values[(i * b + j) * d..(i * b + j + 1) * d]);
+        }
+    }
+    out
+}
+
+/// Runs the parity check of the fixture at `path` (its `.safetensors` file) on `backend`.
+pub fn run_parity(path: &Path, backend: BackendKind) -> Result<ParityReport, ParityError> {
+    let fixture = Fixture::open(path)?;
+    match fixture.model() {
+        "mm-dfn" => mm_dfn::run(&fixture, backend),
+        other => Err(ParityError::UnknownModel(other.to_string())),
+    }
+}
