@@ -152,26 +152,49 @@ impl MaskedBiGru {
     ///
     /// Returns `[B, T, 2H]`, zero at padded steps.
     pub fn forward(&self, x: Tensor<3>, lengths: &[usize]) -> Tensor<3> {
-        let [_, t, _] = x.dims();
+        let [b, t, _] = x.dims();
         let device = x.device();
-        let reverse = reverse_within_lengths(lengths, t, &device);
-        let mask = length_mask(lengths, t, &device);
-        let mut h = x;
+        // Sequences sorted longest first, so that at step `s` the sequences still running are
+        // the first `active[s]` rows and finished ones cost nothing (as packed sequences do).
+        let mut order: Vec<usize> = (0..b).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+        let sorted: Vec<usize> = order.iter().map(|&i| lengths[i]).collect();
+        let active: Vec<usize> = (0..t).map(|s| sorted.iter().filter(|&&n| n > s).count().max(1)).collect();
+        let mut inverse = vec![0; b];
+        for (pos, &i) in order.iter().enumerate() {
+            inverse[i] = pos;
+        }
+        let is_sorted = order.iter().enumerate().all(|(pos, &i)| pos == i);
+        let rows = |index: &[usize]| Tensor::<1, Int>::from_data(
+            TensorData::new(index.iter().map(|&i| i as i64).collect::<Vec<_>>(), [index.len()]),
+            &device,
+        );
+
+        let reverse = reverse_within_lengths(&sorted, t, &device);
+        let mask = length_mask(&sorted, t, &device);
+        let mut h = if is_sorted { x } else { x.select(0, rows(&order)) };
         for (i, layer) in self.layers.iter().enumerate() {
             if i > 0 {
                 h = self.dropout.forward(h);
             }
             let reversed = permute_steps(h.clone(), reverse.clone());
-            let [out_f, out_r] = self.run_layer(layer, h, reversed);
+            let [out_f, out_r] = self.run_layer(layer, h, reversed, &active);
             h = Tensor::cat(vec![out_f, permute_steps(out_r, reverse.clone())], 2) * mask.clone();
         }
-        h
+        if is_sorted { h } else { h.select(0, rows(&inverse)) }
     }
 
     /// Both directions of one layer, stepped together: the direction is a batch dimension of
-    /// every per-step matrix product. Inputs `[B, T, D]` (the reverse one already reversed);
-    /// returns the two `[B, T, H]` output sequences in the order they were computed.
-    fn run_layer(&self, layer: &BiGruLayer, x_forward: Tensor<3>, x_reverse: Tensor<3>) -> [Tensor<3>; 2] {
+    /// every per-step matrix product. Inputs `[B, T, D]` sorted longest first (the reverse one
+    /// already reversed); `active[s]` sequences run at step `s`. Returns the two `[B, T, H]`
+    /// output sequences in the order they were computed, zero where a sequence has ended.
+    fn run_layer(
+        &self,
+        layer: &BiGruLayer,
+        x_forward: Tensor<3>,
+        x_reverse: Tensor<3>,
+        active: &[usize],
+    ) -> [Tensor<3>; 2] {
         let [b, t, _] = x_forward.dims();
         let h_dim = self.d_hidden;
         let device = x_forward.device();
@@ -187,18 +210,32 @@ impl MaskedBiGru {
             vec![layer.forward.weight_hh.val().transpose(), layer.reverse.weight_hh.val().transpose()],
             0,
         ); // [2, H, 3H]
-        let b_hh = Tensor::stack::<2>(vec![layer.forward.bias_hh.val(), layer.reverse.bias_hh.val()], 0).reshape([
-            2,
-            1,
-            3 * h_dim,
-        ]); // [2, 1, 3H]
-        let mut h = Tensor::<3>::zeros([2, b, h_dim], &device);
+        let b_hh = Tensor::stack::<2>(vec![layer.forward.bias_hh.val(), layer.reverse.bias_hh.val()], 0)
+            .reshape([2, 1, 3 * h_dim]); // [2, 1, 3H]
+        let mut h = Tensor::<3>::zeros([2, active[0], h_dim], &device);
         let mut outputs = Vec::with_capacity(t);
-        for step in 0..t {
-            let gi_t = gi.clone().slice([step..step + 1]).reshape([2, b, 3 * h_dim]);
-            let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [2, B, 3H]
-            h = gru_update(gi_t, gh, h, h_dim);
-            outputs.push(h.clone());
+        // The backward pass of a slice allocates a gradient as large as the tensor sliced, so
+        // slicing all T steps out of `gi` directly would cost O(T²) memory traffic. Slicing
+        // blocks of about √T steps first, then steps out of each block, costs O(T^1.5).
+        let block = (t as f64).sqrt().ceil() as usize;
+        for start in (0..t).step_by(block) {
+            let end = (start + block).min(t);
+            let rows = active[start];
+            let gi_block = gi.clone().slice([start..end, 0..2, 0..rows]);
+            for step in start..end {
+                let n = active[step];
+                let gi_t = gi_block.clone().slice([step - start..step - start + 1, 0..2, 0..n]).reshape([2, n, 3 * h_dim]);
+                if h.dims()[1] > n {
+                    h = h.slice([0..2, 0..n]);
+                }
+                let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [2, n, 3H]
+                h = gru_update(gi_t, gh, h, h_dim);
+                outputs.push(if n < b {
+                    Tensor::cat(vec![h.clone(), Tensor::zeros([2, b - n, h_dim], &device)], 1)
+                } else {
+                    h.clone()
+                });
+            }
         }
         let out = Tensor::stack::<4>(outputs, 0); // [T, 2, B, H]
         let direction = |d: usize| out.clone().slice([0..t, d..d + 1]).reshape([t, b, h_dim]).swap_dims(0, 1);
@@ -218,6 +255,12 @@ impl MaskedBiGru {
     }
 }
 
+/// `tanh(x) = 2·σ(2x) − 1`: the same function, but its forward and backward passes use the
+/// backend's fast sigmoid instead of the scalar `tanhf`, which dominated the CPU profile.
+fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    sigmoid(x.mul_scalar(2.0)).mul_scalar(2.0).sub_scalar(1.0)
+}
+
 /// One GRU update (PyTorch gate order, reset gate applied after the hidden product).
 ///
 /// `gi`, `gh`: `[.., 3H]` input and hidden projections (biases included); `h`: `[.., H]`.
@@ -226,7 +269,7 @@ fn gru_update(gi: Tensor<3>, gh: Tensor<3>, h: Tensor<3>, h_dim: usize) -> Tenso
     let rz = sigmoid(gi.clone().slice([0..a, 0..b, 0..2 * h_dim]) + gh.clone().slice([0..a, 0..b, 0..2 * h_dim]));
     let r = rz.clone().slice([0..a, 0..b, 0..h_dim]);
     let z = rz.slice([0..a, 0..b, h_dim..2 * h_dim]);
-    let n = (gi.slice([0..a, 0..b, 2 * h_dim..3 * h_dim]) + r * gh.slice([0..a, 0..b, 2 * h_dim..3 * h_dim])).tanh();
+    let n = tanh(gi.slice([0..a, 0..b, 2 * h_dim..3 * h_dim]) + r * gh.slice([0..a, 0..b, 2 * h_dim..3 * h_dim]));
     n.clone() + z * (h - n)
 }
 
@@ -280,13 +323,19 @@ impl LstmCell {
     /// One step: `x` `[N, D]`, previous state → next state.
     pub fn step(&self, x: Tensor<2>, state: LstmState) -> LstmState {
         let hd = self.d_hidden;
-        let [n, _] = x.dims();
-        let gates = x.matmul(self.weight_ih.val().transpose())
-            + state.h.matmul(self.weight_hh.val().transpose())
-            + (self.bias_ih.val() + self.bias_hh.val()).unsqueeze::<2>(); // [N, 4H]
-        let gate = |k: usize| gates.clone().slice([0..n, k * hd..(k + 1) * hd]);
-        let c = sigmoid(gate(1)) * state.c + sigmoid(gate(0)) * gate(2).tanh();
-        let h = sigmoid(gate(3)) * c.clone().tanh();
+        let (w_ih, w_hh) = (self.weight_ih.val(), self.weight_hh.val());
+        let bias = self.bias_ih.val() + self.bias_hh.val();
+        // One product per gate with a slice of the weights: slicing the (small) weights instead
+        // of the (large) `[N, 4H]` pre-activations keeps the backward pass cheap.
+        let gate = |k: usize| {
+            let rows = k * hd..(k + 1) * hd;
+            let [d_in] = [w_ih.dims()[1]];
+            x.clone().matmul(w_ih.clone().slice([rows.clone(), 0..d_in]).transpose())
+                + state.h.clone().matmul(w_hh.clone().slice([rows.clone(), 0..hd]).transpose())
+                + bias.clone().slice([rows]).unsqueeze::<2>()
+        };
+        let c = sigmoid(gate(1)) * state.c.clone() + sigmoid(gate(0)) * tanh(gate(2));
+        let h = sigmoid(gate(3)) * tanh(c.clone());
         LstmState { h, c }
     }
 

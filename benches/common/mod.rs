@@ -1,0 +1,91 @@
+//! Workloads shared by the model benchmarks: batches with the real dialogue lengths and
+//! speakers of IEMOCAP and MELD (from `../shared/data`), random features of the presets' widths.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use erc::core::batch::HostBatch;
+use erc::data::transcripts::read_transcripts;
+
+/// `../shared` (or `ERC_SHARED_DIR`).
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("ERC_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+/// A dataset's dialogues of one split as (length, speaker slot per utterance). Speakers get
+/// slots in order of first appearance in their dialogue (IEMOCAP: `M` → 0, anything else → 1,
+/// as the reference does), at most `max_slots`.
+pub fn split_shapes(dataset: &str, split: &str, max_slots: usize) -> Vec<(usize, Vec<i64>)> {
+    let path = shared_dir().join("data").join(format!("{dataset}.jsonl"));
+    let dialogues = read_transcripts(&path).unwrap_or_else(|e| panic!("{e}: the benchmarks read ../shared/data"));
+    dialogues
+        .into_iter()
+        .map(|(_, d)| d)
+        .filter(|d| d.split.as_deref() == Some(split))
+        .map(|d| {
+            let mut seen: Vec<String> = Vec::new();
+            let speakers = d
+                .utterances
+                .iter()
+                .map(|u| {
+                    if dataset == "iemocap" {
+                        return if u.speaker == "M" { 0 } else { 1 };
+                    }
+                    let slot = seen.iter().position(|s| *s == u.speaker).unwrap_or_else(|| {
+                        seen.push(u.speaker.clone());
+                        seen.len() - 1
+                    });
+                    slot.min(max_slots - 1) as i64
+                })
+                .collect();
+            (d.utterances.len(), speakers)
+        })
+        .collect()
+}
+
+/// Batches of `batch_size` dialogues in order, features uniform in [-1.7, 1.7] (unit variance),
+/// labels cycling through `classes`.
+pub fn host_batches(
+    shapes: &[(usize, Vec<i64>)],
+    batch_size: usize,
+    dims: &[(&str, usize)],
+    classes: usize,
+    slots: usize,
+    seed: u64,
+) -> Vec<HostBatch> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.46
+    };
+    shapes
+        .chunks(batch_size)
+        .map(|chunk| {
+            let b = chunk.len();
+            let t = chunk.iter().map(|(n, _)| *n).max().unwrap();
+            let mut features = BTreeMap::new();
+            for &(name, d) in dims {
+                let mut values = vec![0f32; b * t * d];
+                for (i, (n, _)) in chunk.iter().enumerate() {
+                    values[i * t * d..(i * t + n) * d].iter_mut().for_each(|v| *v = next());
+                }
+                features.insert(name.to_string(), (d, values));
+            }
+            let mut speakers = vec![0; b * t];
+            let mut labels = vec![-1; b * t];
+            for (i, (n, spk)) in chunk.iter().enumerate() {
+                speakers[i * t..i * t + n].copy_from_slice(spk);
+                for j in 0..*n {
+                    labels[i * t + j] = ((i + j) % classes) as i64;
+                }
+            }
+            HostBatch { features, lengths: chunk.iter().map(|(n, _)| *n).collect(), speakers, labels, speaker_slots: slots }
+        })
+        .collect()
+}
