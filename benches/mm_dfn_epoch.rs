@@ -72,7 +72,9 @@ fn main() {
     let full = args.iter().any(|a| a == "--bench");
     let only: Vec<&String> = args.iter().skip(1).filter(|a| !a.starts_with("--")).collect();
     let (passes, warmup) = if full { (3, 1) } else { (1, 0) };
-    println!("| preset | backend | train dialogues | train epoch s | train dlg/s | test dialogues | inference s | infer dlg/s | peak RSS MiB |");
+    println!(
+        "| preset | backend | train dialogues | train epoch s | train dlg/s | test dialogues | inference s | infer dlg/s | peak RSS MiB |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for p in presets() {
         if !only.is_empty() && !only.iter().any(|o| *o == p.name) {

@@ -85,7 +85,13 @@ pub fn host_batches(
                     labels[i * t + j] = ((i + j) % classes) as i64;
                 }
             }
-            HostBatch { features, lengths: chunk.iter().map(|(n, _)| *n).collect(), speakers, labels, speaker_slots: slots }
+            HostBatch {
+                features,
+                lengths: chunk.iter().map(|(n, _)| *n).collect(),
+                speakers,
+                labels,
+                speaker_slots: slots,
+            }
         })
         .collect()
 }

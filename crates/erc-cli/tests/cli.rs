@@ -204,3 +204,44 @@ fn parity_prints_one_json_line_and_fails_on_a_tampered_fixture() {
 
     assert_clean_failure(&erc(&["parity", "missing.safetensors"], tmp.path()), "missing.safetensors");
 }
+
+#[test]
+fn mm_dfn_trains_from_its_preset_and_lists_in_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let o = erc(&["synth", "--out", "data", "--shape", "meld", "--dialogues", "12,4,4", "--dims", "8,6,4"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = erc(&["models"], dir);
+    assert!(text(&o).contains("mm-dfn") && text(&o).contains("iemocap, meld"), "{}", text(&o));
+    let o = erc(
+        &[
+            "train",
+            "--dataset",
+            "data",
+            "--model",
+            "mm-dfn",
+            "--preset",
+            "meld",
+            "--model-config",
+            r#"{"gdf_layers": 2, "modalities": ["al"]}"#,
+            "--epochs",
+            "2",
+            "--out",
+            "run",
+            "--no-progress",
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/report.json")).unwrap()).unwrap();
+    assert_eq!(report["config"]["model"], "mm-dfn");
+    assert_eq!(report["epochs"].as_array().unwrap().len(), 2);
+    assert!(report["test"]["metrics"]["accuracy"].as_f64().unwrap() > 0.0);
+    // a class-weight list that does not fit the data is a clean error
+    let o = erc(
+        &["train", "--dataset", "data", "--model", "mm-dfn", "--preset", "iemocap", "--epochs", "1", "--out", "bad"],
+        dir,
+    );
+    assert_clean_failure(&o, "class weights");
+}

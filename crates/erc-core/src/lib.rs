@@ -3,8 +3,10 @@
 //! `erc-core` knows nothing about files or training loops. It holds what every model and
 //! the trainer share: device selection ([`backend`]), the padded dialogue batch
 //! ([`batch`]), the model contract ([`model`]), losses ([`loss`]), metrics ([`metrics`]),
-//! reusable layers ([`rnn`]) and the serialisable training hyper-parameters that model
-//! presets carry ([`training`]).
+//! reusable layers (recurrent cells [`rnn`], speaker-level context [`speaker`], dialogue graphs
+//! [`graph`], graph-based dynamic fusion [`fusion`]), loading of reference PyTorch weights
+//! ([`import`]) and the serialisable training hyper-parameters that model presets carry
+//! ([`training`]).
 
 pub mod backend;
 pub mod batch;

@@ -165,10 +165,12 @@ impl MaskedBiGru {
             inverse[i] = pos;
         }
         let is_sorted = order.iter().enumerate().all(|(pos, &i)| pos == i);
-        let rows = |index: &[usize]| Tensor::<1, Int>::from_data(
-            TensorData::new(index.iter().map(|&i| i as i64).collect::<Vec<_>>(), [index.len()]),
-            &device,
-        );
+        let rows = |index: &[usize]| {
+            Tensor::<1, Int>::from_data(
+                TensorData::new(index.iter().map(|&i| i as i64).collect::<Vec<_>>(), [index.len()]),
+                &device,
+            )
+        };
 
         let reverse = reverse_within_lengths(&sorted, t, &device);
         let mask = length_mask(&sorted, t, &device);
@@ -210,8 +212,11 @@ impl MaskedBiGru {
             vec![layer.forward.weight_hh.val().transpose(), layer.reverse.weight_hh.val().transpose()],
             0,
         ); // [2, H, 3H]
-        let b_hh = Tensor::stack::<2>(vec![layer.forward.bias_hh.val(), layer.reverse.bias_hh.val()], 0)
-            .reshape([2, 1, 3 * h_dim]); // [2, 1, 3H]
+        let b_hh = Tensor::stack::<2>(vec![layer.forward.bias_hh.val(), layer.reverse.bias_hh.val()], 0).reshape([
+            2,
+            1,
+            3 * h_dim,
+        ]); // [2, 1, 3H]
         let mut h = Tensor::<3>::zeros([2, active[0], h_dim], &device);
         let mut outputs = Vec::with_capacity(t);
         // The backward pass of a slice allocates a gradient as large as the tensor sliced, so
@@ -224,7 +229,8 @@ impl MaskedBiGru {
             let gi_block = gi.clone().slice([start..end, 0..2, 0..rows]);
             for step in start..end {
                 let n = active[step];
-                let gi_t = gi_block.clone().slice([step - start..step - start + 1, 0..2, 0..n]).reshape([2, n, 3 * h_dim]);
+                let gi_t =
+                    gi_block.clone().slice([step - start..step - start + 1, 0..2, 0..n]).reshape([2, n, 3 * h_dim]);
                 if h.dims()[1] > n {
                     h = h.slice([0..2, 0..n]);
                 }

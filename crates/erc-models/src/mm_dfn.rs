@@ -33,8 +33,14 @@ use crate::registry::ModelFactory;
 
 /// IEMOCAP focal-loss class weights of the reference: `1 / train prior` for hap, sad, neu,
 /// ang, exc, fru, as float32.
-pub const IEMOCAP_CLASS_WEIGHTS: [f32; 6] =
-    [11.527_775_764_465_332, 6.924_920_082_092_285, 4.388_216_972_351_074, 6.227_231_502_532_959, 7.830_179_214_477_539, 3.957_762_718_200_683_6];
+pub const IEMOCAP_CLASS_WEIGHTS: [f32; 6] = [
+    11.527_775_764_465_332,
+    6.924_920_082_092_285,
+    4.388_216_972_351_074,
+    6.227_231_502_532_959,
+    7.830_179_214_477_539,
+    3.957_762_718_200_683_6,
+];
 
 /// Weight of the speaker-level context added to each modality (`w_a-w_v-w_l` in the paper's
 /// scripts). A zero weight skips that modality's speaker pass (its contribution is zero).
@@ -241,7 +247,10 @@ impl MmDfn {
             return invalid("encoder_hidden, graph_hidden and gdf_layers must be positive".into());
         }
         if !(0.0..1.0).contains(&config.dropout) || !config.gamma.is_finite() || config.gamma < 0.0 {
-            return invalid(format!("dropout must be in [0, 1) and gamma ≥ 0 (got {}, {})", config.dropout, config.gamma));
+            return invalid(format!(
+                "dropout must be in [0, 1) and gamma ≥ 0 (got {}, {})",
+                config.dropout, config.gamma
+            ));
         }
         if config.lambda <= 0.0 || !(0.0..=1.0).contains(&config.alpha) {
             return invalid(format!("need lambda > 0 and alpha in [0, 1] (got {}, {})", config.lambda, config.alpha));
@@ -249,7 +258,10 @@ impl MmDfn {
         crate::baseline::check_weights(&config.class_weights, spec)?;
         let d_model = 2 * config.encoder_hidden;
         let gru = |d_in| {
-            MaskedBiGruConfig::new(d_in, config.encoder_hidden).with_num_layers(2).with_dropout(config.dropout).init(device)
+            MaskedBiGruConfig::new(d_in, config.encoder_hidden)
+                .with_num_layers(2)
+                .with_dropout(config.dropout)
+                .init(device)
         };
         let weight = |role: Role| match role {
             Role::Audio => config.speaker_weights.audio,
@@ -267,7 +279,8 @@ impl MmDfn {
                 .with_dropout(config.dropout)
                 .init(device),
             dropout: DropoutConfig::new(config.dropout).init(),
-            classifier: LinearConfig::new(roles.len() * (d_model + config.graph_hidden), spec.num_classes()).init(device),
+            classifier: LinearConfig::new(roles.len() * (d_model + config.graph_hidden), spec.num_classes())
+                .init(device),
             settings: Settings {
                 speaker_weights: roles.iter().map(|(_, r, _)| weight(*r)).collect(),
                 modalities: roles.into_iter().map(|(n, r, _)| (n, r)).collect(),
@@ -328,23 +341,11 @@ impl MmDfn {
 
         // Stage F: per-modality outputs side by side, classifier
         let n = node_layout.num_nodes();
-        let fused = Tensor::cat(
-            (0..s.modalities.len()).map(|m| fusion_out.clone().slice([m * n..(m + 1) * n])).collect(),
-            1,
-        );
+        let fused =
+            Tensor::cat((0..s.modalities.len()).map(|m| fusion_out.clone().slice([m * n..(m + 1) * n])).collect(), 1);
         let logits = self.classifier.forward(relu(self.dropout.forward(fused.clone())));
         let log_probs = log_softmax(logits.clone(), 1);
-        Ok(MmDfnPass {
-            projections,
-            text_context,
-            nodes,
-            graph,
-            fusion_out,
-            fusion_trace,
-            fused,
-            logits,
-            log_probs,
-        })
+        Ok(MmDfnPass { projections, text_context, nodes, graph, fusion_out, fusion_trace, fused, logits, log_probs })
     }
 
     /// The focal loss over the labelled utterances of packed `[N, C]` log-probabilities;
@@ -509,11 +510,11 @@ struct ReferenceConfig {
     gamma: f64,
     class_weight: bool,
     class_weights: Option<Vec<f32>>,
-    #[serde(default = "default_string::<'G'>")]
+    #[serde(default = "default_graph_type")]
     graph_type: String,
-    #[serde(default = "default_string::<'L'>")]
+    #[serde(default = "default_base_model")]
     base_model: String,
-    #[serde(default = "default_string::<'C'>")]
+    #[serde(default = "default_fusion")]
     mm_fusion_mthd: String,
     #[serde(default = "yes")]
     reason_flag: bool,
@@ -531,13 +532,16 @@ struct ReferenceConfig {
     unused_on_this_path: Option<serde_json::Value>,
 }
 
-fn default_string<const C: char>() -> String {
-    match C {
-        'G' => "GDF",
-        'L' => "LSTM",
-        _ => "concat_subsequently",
-    }
-    .into()
+fn default_graph_type() -> String {
+    "GDF".into()
+}
+
+fn default_base_model() -> String {
+    "LSTM".into()
+}
+
+fn default_fusion() -> String {
+    "concat_subsequently".into()
 }
 
 fn yes() -> bool {

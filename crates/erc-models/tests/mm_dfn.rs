@@ -94,7 +94,8 @@ fn paper_presets_have_the_reference_parameter_names_shapes_and_counts() {
         assert_eq!(table.entries.len(), want.len(), "{name}: key count");
         for (got, want) in table.entries.iter().zip(want) {
             assert_eq!(got.name, want["name"].as_str().unwrap(), "{name}");
-            let shape: Vec<usize> = want["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            let shape: Vec<usize> =
+                want["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
             assert_eq!(got.shape, shape, "{name}: {}", got.name);
             assert_eq!(got.used, want["used"].as_bool().unwrap(), "{name}: {}", got.name);
         }
@@ -131,7 +132,10 @@ fn strict_import_names_missing_and_misshaped_keys() {
     assert!(err.contains("gatedatt.transform_av.bias"), "{err}");
 
     let mut extra = params.clone();
-    extra.insert("graph_model.graph_net.convs.4.weight", HostTensor::Float { shape: vec![200, 100], values: vec![0.0; 20000] });
+    extra.insert(
+        "graph_model.graph_net.convs.4.weight",
+        HostTensor::Float { shape: vec![200, 100], values: vec![0.0; 20000] },
+    );
     let err = fresh().import_pytorch(&extra, true).unwrap_err().to_string();
     assert!(err.contains("convs.4.weight"), "{err}");
 
@@ -206,7 +210,8 @@ fn modality_subsets_build_and_run() {
     for (modals, width) in [("l", 300), ("al", 600), ("avl", 900)] {
         let config = MmDfnConfig { modalities: Some(vec![modals.into()]), gdf_layers: 2, ..MmDfnConfig::meld() };
         let model = MmDfn::new(&config, &spec, &d).unwrap();
-        let batch = DialogueBatch::from_host(random_batch(&[(4, vec![0, 1]), (2, vec![2])], 1, [12, 10, 8]), &d).unwrap();
+        let batch =
+            DialogueBatch::from_host(random_batch(&[(4, vec![0, 1]), (2, vec![2])], 1, [12, 10, 8]), &d).unwrap();
         let pass = model.forward_pass(&batch, false).unwrap();
         assert_eq!(pass.fused.dims(), [6, width], "{modals}");
         let out = model.forward(&batch).unwrap();

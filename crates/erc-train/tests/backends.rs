@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use erc_core::training::TrainingPreset;
 use erc_core::{BackendKind, DialogueModel};
 use erc_data::{Batcher, Dataset, SynthConfig};
-use erc_models::{BiGruConfig, BiGruModel, MlpConfig, MlpModel, ModelFactory};
+use erc_models::{BiGruConfig, BiGruModel, MlpConfig, MlpModel, MmDfnConfig, MmDfnModel, ModelFactory};
 use erc_train::optim::build_optimizer;
 
 /// Largest absolute difference between two models' log-probabilities on the same dialogues.
@@ -74,4 +74,6 @@ fn flex_and_ndarray_agree_on_forward_and_one_training_step() {
     // dropout off: a training step must not depend on each backend's random stream
     compare::<BiGruModel>(BiGruConfig { dropout: 0.0, hidden: 8, ..BiGruConfig::default() }, &ds, tmp.path());
     compare::<MlpModel>(MlpConfig { dropout: 0.0, hidden: 8, ..MlpConfig::default() }, &ds, tmp.path());
+    let mm_dfn = MmDfnConfig { dropout: 0.0, gdf_layers: 3, ..MmDfnConfig::meld() };
+    compare::<MmDfnModel>(mm_dfn, &ds, tmp.path());
 }

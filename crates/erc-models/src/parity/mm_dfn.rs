@@ -15,7 +15,11 @@ const INPUTS: [(char, &str, &str); 3] = [('a', "acouf", "audio"), ('v', "visuf",
 
 /// The reference's batch (`[T, B, D]` features, `qmask [T, B, S]`, `umask [B, T]`,
 /// `label [B, T]`) as one of ours.
-pub(crate) fn batch_from_inputs(fixture: &Fixture, modals: &str, device: &burn::tensor::Device) -> Result<DialogueBatch, ParityError> {
+pub(crate) fn batch_from_inputs(
+    fixture: &Fixture,
+    modals: &str,
+    device: &burn::tensor::Device,
+) -> Result<DialogueBatch, ParityError> {
     let (umask_shape, umask) = fixture.float("input.umask")?;
     let [b, t] = [umask_shape[0], umask_shape[1]];
     // n_b = last index where umask = 1, plus 1 (the reference's rule)
@@ -27,9 +31,10 @@ pub(crate) fn batch_from_inputs(fixture: &Fixture, modals: &str, device: &burn::
     for (i, &n) in lengths.iter().enumerate() {
         for j in 0..n {
             let row = &qmask[(j * b + i) * s..(j * b + i + 1) * s];
-            let slot = row.iter().position(|&v| v != 0.0).ok_or_else(|| {
-                fixture.error(format!("utterance {j} of dialogue {i} has no speaker in qmask"))
-            })?;
+            let slot = row
+                .iter()
+                .position(|&v| v != 0.0)
+                .ok_or_else(|| fixture.error(format!("utterance {j} of dialogue {i} has no speaker in qmask")))?;
             speakers[i * t + j] = slot as i64;
         }
     }

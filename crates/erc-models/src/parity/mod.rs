@@ -201,7 +201,8 @@ impl<'a> Comparator<'a> {
         let (_, reference) = self.fixture.int(&format!("output.{name}"))?;
         self.report.compared += 1;
         if reference != ours {
-            let wrong = reference.iter().zip(ours).filter(|(a, b)| a != b).count() + reference.len().abs_diff(ours.len());
+            let wrong =
+                reference.iter().zip(ours).filter(|(a, b)| a != b).count() + reference.len().abs_diff(ours.len());
             self.fail(format!("output.{name}: {wrong} of {} entries differ", reference.len()));
         }
         Ok(())
@@ -211,11 +212,7 @@ impl<'a> Comparator<'a> {
     /// `max|ours − ref| ≤ rel · max|ref|` per tensor. A reference gradient we lack, or a
     /// gradient of ours the reference says is absent but is not zero, is a failure.
     pub fn grads(&mut self, ours: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> Result<(), ParityError> {
-        let rel = self
-            .tolerance
-            .get("grads")
-            .and_then(|g| tol_value(g, "rel_to_tensor_max"))
-            .unwrap_or(1e-3);
+        let rel = self.tolerance.get("grads").and_then(|g| tol_value(g, "rel_to_tensor_max")).unwrap_or(1e-3);
         let names: Vec<String> = self.fixture.names_under("grad.").map(String::from).collect();
         for name in &names {
             let (ref_shape, reference) = self.fixture.float(&format!("grad.{name}"))?;
@@ -246,8 +243,12 @@ impl<'a> Comparator<'a> {
 
     /// Ends the comparison. Every `output.*` of the fixture must have been compared.
     pub fn finish(mut self) -> ParityReport {
-        let missed: Vec<String> =
-            self.fixture.names_under("output.").filter(|n| !self.seen_outputs.iter().any(|s| s == n)).map(String::from).collect();
+        let missed: Vec<String> = self
+            .fixture
+            .names_under("output.")
+            .filter(|n| !self.seen_outputs.iter().any(|s| s == n))
+            .map(String::from)
+            .collect();
         for name in missed {
             self.fail(format!("output.{name}: not produced by our implementation, so not checked"));
         }
