@@ -223,3 +223,27 @@ fn modality_subsets_build_and_run() {
     let bad = MmDfnConfig { modalities: Some(vec!["x".into()]), ..MmDfnConfig::iemocap() };
     assert!(MmDfn::new(&bad, &spec, &d).is_err());
 }
+
+/// A fixture the generator could have written for another speaker pattern: the same case with
+/// MELD's speaker slots relabelled (the reference runs every slot alike, so its outputs do not
+/// change) must still pass, and the importer must not care which slots are used.
+#[test]
+fn parity_holds_when_speaker_slots_are_relabelled() {
+    let fixture = Fixture::open(&fixtures().join("meld_small.safetensors")).unwrap();
+    let (shape, qmask) = fixture.float("input.qmask").unwrap();
+    let s = shape[2];
+    let mut relabelled = vec![0f32; qmask.len()];
+    for (row, chunk) in qmask.chunks(s).enumerate() {
+        for (slot, v) in chunk.iter().enumerate() {
+            relabelled[row * s + (slot + 4) % s] = *v;
+        }
+    }
+    let mut tensors = fixture.tensors.clone();
+    tensors.insert("input.qmask", HostTensor::Float { shape: shape.to_vec(), values: relabelled });
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("meld_relabelled.safetensors");
+    std::fs::write(&path, tensors.to_bytes()).unwrap();
+    std::fs::copy(fixtures().join("meld_small.json"), path.with_extension("json")).unwrap();
+    let report = run_parity(&path, backend()).unwrap();
+    assert!(report.pass, "{:#?}", report.failures);
+}
