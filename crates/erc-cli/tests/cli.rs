@@ -238,6 +238,12 @@ fn mm_dfn_trains_from_its_preset_and_lists_in_models() {
     assert_eq!(report["config"]["model"], "mm-dfn");
     assert_eq!(report["epochs"].as_array().unwrap().len(), 2);
     assert!(report["test"]["metrics"]["accuracy"].as_f64().unwrap() > 0.0);
+    // the saved checkpoint loads and scores the same test split
+    let o = erc(&["eval", "run/checkpoints/best", "data", "--json"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (a, b) = (eval["metrics"]["accuracy"].as_f64(), report["test"]["metrics"]["accuracy"].as_f64());
+    assert!(a.is_some() && (a.unwrap() - b.unwrap()).abs() < 1e-9, "{eval} vs {}", report["test"]);
     // a class-weight list that does not fit the data is a clean error
     let o = erc(
         &["train", "--dataset", "data", "--model", "mm-dfn", "--preset", "iemocap", "--epochs", "1", "--out", "bad"],

@@ -178,7 +178,7 @@ impl MultimodalGraph {
         let padded = h.clone().select(0, self.pad_all.clone()).reshape([m * b, t, d]);
         let mut out = self.intra.clone().matmul(padded).reshape([m * b * t, d]).select(0, self.unpad_all.clone());
         if !self.cross.is_empty() {
-            let part = |k: usize| h.clone().slice([k * n..(k + 1) * n]);
+            let part = |k: usize| h.clone().narrow(0, k * n, n);
             let mut per_modality: Vec<Option<Tensor<2>>> = vec![None; m];
             for ((i, j), w) in &self.cross {
                 for (to, from) in [(*i, *j), (*j, *i)] {
@@ -234,11 +234,8 @@ impl MultimodalGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::device;
     use burn::tensor::Distribution;
-
-    fn device() -> Device {
-        crate::BackendKind::default_compiled().unwrap().device().unwrap()
-    }
 
     /// The reference's construction, written naively on the host in f64.
     fn dense_reference(nodes: &[Vec<f64>], d: usize, lengths: &[usize], cross_weight: f64) -> Vec<f64> {

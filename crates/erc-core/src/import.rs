@@ -501,11 +501,8 @@ impl TorchParams for ParamTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::device;
     use burn::nn::LinearConfig;
-
-    fn device() -> Device {
-        crate::BackendKind::default_compiled().unwrap().device().unwrap()
-    }
 
     fn visit(linear: burn::nn::Linear, p: &mut impl TorchParams) -> Result<burn::nn::Linear, ImportError> {
         let l = import_linear(p, "fc", linear)?;

@@ -18,6 +18,8 @@ pub mod metrics;
 pub mod model;
 pub mod rnn;
 pub mod speaker;
+#[cfg(test)]
+mod test_util;
 pub mod training;
 
 /// The burn version this workspace is built against, re-exported so downstream crates

@@ -95,11 +95,7 @@ pub fn masked_nll(log_probs: Tensor<3>, batch: &DialogueBatch, class_weights: Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Device;
-
-    fn device() -> Device {
-        crate::BackendKind::default_compiled().unwrap().device().unwrap()
-    }
+    use crate::test_util::device;
 
     #[test]
     fn nll_matches_hand_computation() {

@@ -227,8 +227,7 @@ impl MaskedBiGru {
             let end = (start + block).min(t);
             let rows = active[start];
             let gi_block = gi.clone().slice([start..end, 0..2, 0..rows]);
-            for step in start..end {
-                let n = active[step];
+            for (step, &n) in active.iter().enumerate().take(end).skip(start) {
                 let gi_t =
                     gi_block.clone().slice([step - start..step - start + 1, 0..2, 0..n]).reshape([2, n, 3 * h_dim]);
                 if h.dims()[1] > n {
@@ -360,14 +359,7 @@ impl LstmCell {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn device() -> Device {
-        crate::BackendKind::default_compiled().unwrap().device().unwrap()
-    }
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().iter::<f32>().collect()
-    }
+    use crate::test_util::{device, values};
 
     #[test]
     fn reversal_index_flips_each_prefix() {

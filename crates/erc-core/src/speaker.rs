@@ -121,22 +121,15 @@ pub fn speaker_context(gru: &MaskedBiGru, inputs: &[Tensor<3>], groups: &Speaker
         0,
     );
     let scattered = table.select(0, index_tensor(groups.scatter_index(m, seq_len), &device)); // [M·B·T, 2H]
-    (0..m).map(|i| scattered.clone().slice([i * b * t..(i + 1) * b * t]).reshape([b, t, out_dim])).collect()
+    (0..m).map(|i| scattered.clone().narrow(0, i * b * t, b * t).reshape([b, t, out_dim])).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rnn::MaskedBiGruConfig;
+    use crate::test_util::{device, values};
     use burn::tensor::Distribution;
-
-    fn device() -> Device {
-        crate::BackendKind::default_compiled().unwrap().device().unwrap()
-    }
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().iter::<f32>().collect()
-    }
 
     fn layout(lengths: Vec<usize>, speakers: Vec<i64>) -> BatchLayout {
         let max_len = *lengths.iter().max().unwrap();
@@ -160,7 +153,7 @@ mod tests {
         let gru = MaskedBiGruConfig::new(3, 2).with_num_layers(2).init(&d);
         let lay = layout(vec![5, 3], vec![0, 1, 0, 0, 1, 2, 2, 2, 9, 9]);
         let x = Tensor::<3>::random([2, 5, 3], Distribution::Normal(0.0, 1.0), &d);
-        let out = values(speaker_context(&gru, &[x.clone()], &SpeakerGroups::from_layout(&lay)).remove(0));
+        let out = values(speaker_context(&gru, std::slice::from_ref(&x), &SpeakerGroups::from_layout(&lay)).remove(0));
         let xs = values(x);
         let mut expected = vec![0f32; 2 * 5 * 4];
         for (b, n) in [(0usize, 5usize), (1, 3)] {

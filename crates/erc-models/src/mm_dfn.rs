@@ -33,14 +33,7 @@ use crate::registry::ModelFactory;
 
 /// IEMOCAP focal-loss class weights of the reference: `1 / train prior` for hap, sad, neu,
 /// ang, exc, fru, as float32.
-pub const IEMOCAP_CLASS_WEIGHTS: [f32; 6] = [
-    11.527_775_764_465_332,
-    6.924_920_082_092_285,
-    4.388_216_972_351_074,
-    6.227_231_502_532_959,
-    7.830_179_214_477_539,
-    3.957_762_718_200_683_6,
-];
+pub const IEMOCAP_CLASS_WEIGHTS: [f32; 6] = [11.527776, 6.92492, 4.388217, 6.2272315, 7.830179, 3.9577627];
 
 /// Weight of the speaker-level context added to each modality (`w_a-w_v-w_l` in the paper's
 /// scripts). A zero weight skips that modality's speaker pass (its contribution is zero).
@@ -341,8 +334,7 @@ impl MmDfn {
 
         // Stage F: per-modality outputs side by side, classifier
         let n = node_layout.num_nodes();
-        let fused =
-            Tensor::cat((0..s.modalities.len()).map(|m| fusion_out.clone().slice([m * n..(m + 1) * n])).collect(), 1);
+        let fused = Tensor::cat((0..s.modalities.len()).map(|m| fusion_out.clone().narrow(0, m * n, n)).collect(), 1);
         let logits = self.classifier.forward(relu(self.dropout.forward(fused.clone())));
         let log_probs = log_softmax(logits.clone(), 1);
         Ok(MmDfnPass { projections, text_context, nodes, graph, fusion_out, fusion_trace, fused, logits, log_probs })
