@@ -12,7 +12,6 @@ mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use erc::core::burn::module::Module;
-use erc::core::burn::optim::GradientsParams;
 use erc::core::{BackendKind, DataSpec, DialogueBatch, DialogueModel, ModalityDim};
 use erc::models::mm_dfn::{MmDfn, MmDfnConfig};
 use erc::train::optim::build_optimizer;
@@ -48,14 +47,7 @@ fn bench(c: &mut Criterion) {
         let mut optim = build_optimizer(&MmDfnConfig::iemocap_training());
         let mut slot = Some(model);
         group.bench_function(format!("{backend}/train-step"), |b| {
-            b.iter(|| {
-                let model = slot.take().unwrap();
-                let loss = model.forward(&batch).unwrap().total_loss().unwrap();
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                let model = optim.step(3e-4, model, grads);
-                let _ = device.sync();
-                slot = Some(model);
-            })
+            b.iter(|| slot = Some(common::train_step(slot.take().unwrap(), &batch, &mut optim, 3e-4, &device)))
         });
     }
     group.finish();

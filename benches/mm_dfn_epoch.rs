@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use erc::core::burn::module::Module;
 use erc::core::burn::optim::GradientsParams;
+use erc::core::training::TrainingPreset;
 use erc::core::{BackendKind, DataSpec, DialogueBatch, DialogueModel, ModalityDim};
 use erc::models::mm_dfn::{MmDfn, MmDfnConfig};
 use erc::train::optim::build_optimizer;
@@ -27,7 +28,7 @@ struct Preset {
     dims: [(&'static str, usize); 3],
     classes: usize,
     slots: usize,
-    lr: f64,
+    training: TrainingPreset,
 }
 
 fn presets() -> Vec<Preset> {
@@ -39,7 +40,7 @@ fn presets() -> Vec<Preset> {
             dims: [("text", 100), ("audio", 1582), ("visual", 342)],
             classes: 6,
             slots: 2,
-            lr: 3e-4,
+            training: MmDfnConfig::iemocap_training(),
         },
         Preset {
             name: "meld",
@@ -48,7 +49,7 @@ fn presets() -> Vec<Preset> {
             dims: [("text", 600), ("audio", 300), ("visual", 342)],
             classes: 7,
             slots: 9,
-            lr: 1e-3,
+            training: MmDfnConfig::meld_training(),
         },
     ]
 }
@@ -97,7 +98,7 @@ fn main() {
             let device = backend.training_device().unwrap();
             let eval_device = device.clone().inner();
             let mut model = MmDfn::new(&p.config, &spec, &device).unwrap();
-            let mut optim = build_optimizer(&MmDfnConfig::iemocap_training());
+            let mut optim = build_optimizer(&p.training);
             let mut epoch_times = Vec::new();
             for pass in 0..warmup + passes {
                 let start = Instant::now();
@@ -106,7 +107,7 @@ fn main() {
                     let loss = model.forward(&batch).unwrap().total_loss().unwrap();
                     let _ = loss.clone().into_scalar::<f32>(); // the reference reads .item() per batch
                     let grads = GradientsParams::from_grads(loss.backward(), &model);
-                    model = optim.step(p.lr, model, grads);
+                    model = optim.step(p.training.lr, model, grads);
                 }
                 let _ = device.sync();
                 if pass >= warmup {

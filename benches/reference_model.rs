@@ -7,9 +7,10 @@
 //! cargo bench --bench reference_model --features ndarray   # flex and ndarray
 //! ```
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use erc::core::burn::module::Module;
-use erc::core::burn::optim::GradientsParams;
 use erc::core::training::TrainingPreset;
 use erc::core::{BackendKind, DialogueModel};
 use erc::data::{Batcher, Dataset, SynthConfig};
@@ -44,15 +45,7 @@ fn bench(c: &mut Criterion) {
         let mut optim = build_optimizer(&TrainingPreset::default());
         let mut slot = Some(model);
         group.bench_function(format!("{backend}/train-step"), |b| {
-            b.iter(|| {
-                let model = slot.take().unwrap();
-                let loss = model.forward(&batch).unwrap().total_loss().unwrap();
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                let model = optim.step(1e-3, model, grads);
-                model.devices(); // the step is done when the parameters exist
-                let _ = device.sync();
-                slot = Some(model);
-            })
+            b.iter(|| slot = Some(common::train_step(slot.take().unwrap(), &batch, &mut optim, 1e-3, &device)))
         });
     }
     group.finish();

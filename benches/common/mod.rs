@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use erc::core::batch::HostBatch;
+use erc::core::burn::optim::{GradientsParams, ModuleOptimizer};
+use erc::core::burn::tensor::Device;
+use erc::core::{DialogueBatch, DialogueModel};
 use erc::data::transcripts::read_transcripts;
 
 /// `../shared` (or `ERC_SHARED_DIR`).
@@ -14,6 +17,22 @@ pub fn shared_dir() -> PathBuf {
     std::env::var_os("ERC_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+/// One training step — forward, the model's total loss, backward, optimiser step — finished
+/// on the device before it returns.
+pub fn train_step<M: DialogueModel>(
+    model: M,
+    batch: &DialogueBatch,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    device: &Device,
+) -> M {
+    let loss = model.forward(batch).unwrap().total_loss().unwrap();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let model = optim.step(lr, model, grads);
+    let _ = device.sync();
+    model
 }
 
 /// A dataset's dialogues of one split as (length, speaker slot per utterance). Speakers get

@@ -66,29 +66,12 @@ pub struct BatchLayout {
 impl BatchLayout {
     /// Flat indices (`b * T + t`) of real utterances, dialogue by dialogue.
     pub fn utterance_rows(&self) -> Vec<usize> {
-        let t = self.max_len;
-        self.lengths.iter().enumerate().flat_map(|(b, &n)| (0..n).map(move |i| b * t + i)).collect()
+        utterance_positions(&self.lengths, self.max_len)
     }
 
-    /// Row of every real utterance in the packed, dialogue-major order (`offset_b + t`) that
-    /// models flatten utterances into, indexed by the flat padded position `b * T + t`;
-    /// padded positions map to 0. Shape `[B * T]`.
+    /// See [`packed_rows`].
     pub fn packed_rows(&self) -> Vec<usize> {
-        let t = self.max_len;
-        let mut rows = vec![0; self.lengths.len() * t];
-        let mut next = 0;
-        for (b, &n) in self.lengths.iter().enumerate() {
-            for i in 0..n {
-                rows[b * t + i] = next;
-                next += 1;
-            }
-        }
-        rows
-    }
-
-    /// Number of real utterances `N = Σ n_b`.
-    pub fn num_utterances(&self) -> usize {
-        self.lengths.iter().sum()
+        packed_rows(&self.lengths, self.max_len)
     }
 
     /// Flat indices of real utterances that carry a label, dialogue by dialogue.
@@ -235,6 +218,22 @@ impl DialogueBatch {
             layout: BatchLayout { lengths: host.lengths, max_len: t, labels, speakers },
         })
     }
+}
+
+/// Flat padded positions (`b * T + t`) of the real utterances of dialogues of `lengths`
+/// padded to `max_len`, dialogue by dialogue: the packed order models flatten utterances into.
+pub fn utterance_positions(lengths: &[usize], max_len: usize) -> Vec<usize> {
+    lengths.iter().enumerate().flat_map(|(b, &n)| (0..n).map(move |i| b * max_len + i)).collect()
+}
+
+/// The inverse of [`utterance_positions`]: for every flat padded position `b * T + t`, the
+/// packed row (`offset_b + t`) of its utterance; padded positions map to 0. Shape `[B * T]`.
+pub fn packed_rows(lengths: &[usize], max_len: usize) -> Vec<usize> {
+    let mut rows = vec![0; lengths.len() * max_len];
+    for (packed, position) in utterance_positions(lengths, max_len).into_iter().enumerate() {
+        rows[position] = packed;
+    }
+    rows
 }
 
 /// Builds an `[N]` int tensor of indices on a device.

@@ -17,11 +17,11 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use crate::graph::MultimodalGraph;
 use crate::import::{ImportError, TorchParams, import_linear, import_param};
-use crate::rnn::LstmCell;
+use crate::rnn::{LstmCell, uniform_param};
 
 /// Configuration of a [`DynamicFusion`] stack.
 #[derive(Config, Debug)]
@@ -75,17 +75,11 @@ pub struct FusionTrace {
 impl DynamicFusionConfig {
     /// Builds the stack, initialised as the reference does.
     pub fn init(&self, device: &Device) -> DynamicFusion {
-        let k = 1.0 / (self.d_hidden as f64).sqrt();
         DynamicFusion {
             input: LinearConfig::new(self.d_input, self.d_hidden).init(device),
+            // the reference's GraphConvolution draws U(±1/√out_features), as recurrent layers do
             convs: (0..self.num_layers)
-                .map(|_| {
-                    Param::from_tensor(Tensor::random(
-                        [2 * self.d_hidden, self.d_hidden],
-                        Distribution::Uniform(-k, k),
-                        device,
-                    ))
-                })
+                .map(|_| uniform_param([2 * self.d_hidden, self.d_hidden], self.d_hidden, device))
                 .collect(),
             gate: LstmCell::new(self.d_hidden, self.d_hidden, device),
             dropout: DropoutConfig::new(self.dropout).init(),
@@ -96,11 +90,6 @@ impl DynamicFusionConfig {
 }
 
 impl DynamicFusion {
-    /// Number of graph layers.
-    pub fn num_layers(&self) -> usize {
-        self.convs.len()
-    }
-
     /// Runs the stack over node features `x` `[M·N, D]` on `graph`; returns `[M·N, D + H]`.
     /// With `trace`, intermediate values are kept and returned.
     pub fn forward(&self, x: Tensor<2>, graph: &MultimodalGraph, trace: bool) -> (Tensor<2>, FusionTrace) {

@@ -15,7 +15,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::batch::BatchLayout;
+use crate::batch::{BatchLayout, index_tensor, packed_rows, utterance_positions};
 
 /// The shrink factor the reference applies to cosines before `arccos` (keeps it finite).
 pub const COSINE_SHRINK: f64 = 0.99999;
@@ -52,20 +52,13 @@ impl NodeLayout {
     }
 
     /// For each padded position `b·T + t`, its packed row (0 for padding). `[B·T]`
-    pub fn pad_index(&self) -> Vec<i64> {
-        let layout = BatchLayout {
-            lengths: self.lengths.clone(),
-            max_len: self.max_len,
-            labels: Vec::new(),
-            speakers: Vec::new(),
-        };
-        layout.packed_rows().into_iter().map(|r| r as i64).collect()
+    pub fn pad_index(&self) -> Vec<usize> {
+        packed_rows(&self.lengths, self.max_len)
     }
 
     /// For each packed row, its padded position `b·T + t`. `[N]`
-    pub fn unpad_index(&self) -> Vec<i64> {
-        let t = self.max_len;
-        self.lengths.iter().enumerate().flat_map(|(b, &n)| (0..n).map(move |i| (b * t + i) as i64)).collect()
+    pub fn unpad_index(&self) -> Vec<usize> {
+        utterance_positions(&self.lengths, self.max_len)
     }
 
     /// `[B, T, T]` mask, 1.0 where both steps are real utterances of the dialogue.
@@ -79,11 +72,6 @@ impl NodeLayout {
         }
         Tensor::from_data(TensorData::new(data, [self.lengths.len(), t, t]), device)
     }
-}
-
-fn int_tensor(index: Vec<i64>, device: &Device) -> Tensor<1, Int> {
-    let n = index.len();
-    Tensor::from_data(TensorData::new(index, [n]), device)
 }
 
 /// A normalised multimodal dialogue graph in factorised form. See the module docs.
@@ -107,8 +95,8 @@ impl MultimodalGraph {
     pub fn build(nodes: &[Tensor<2>], layout: &NodeLayout, cross_weight: f64) -> Self {
         let device = nodes[0].device();
         let (b, t, n, m) = (layout.lengths.len(), layout.max_len, layout.num_nodes(), nodes.len());
-        let pad = int_tensor(layout.pad_index(), &device);
-        let unpad = int_tensor(layout.unpad_index(), &device);
+        let pad = index_tensor(&layout.pad_index(), &device);
+        let unpad = index_tensor(&layout.unpad_index(), &device);
         let mask = layout.block_mask(&device);
         let units: Vec<Tensor<2>> = nodes.iter().map(|x| unit_rows(x.clone())).collect();
 
@@ -151,23 +139,17 @@ impl MultimodalGraph {
             cross.into_iter().map(|((i, j), sim)| ((i, j), sim * scales[i].clone() * scales[j].clone())).collect();
 
         let pad_host = layout.pad_index();
-        let pad_all: Vec<i64> = (0..m as i64).flat_map(|k| pad_host.iter().map(move |&r| r + k * n as i64)).collect();
+        let pad_all: Vec<usize> = (0..m).flat_map(|k| pad_host.iter().map(move |&r| r + k * n)).collect();
         let unpad_host = layout.unpad_index();
-        let unpad_all: Vec<i64> =
-            (0..m as i64).flat_map(|k| unpad_host.iter().map(move |&r| r + k * (b * t) as i64)).collect();
+        let unpad_all: Vec<usize> = (0..m).flat_map(|k| unpad_host.iter().map(move |&r| r + k * b * t)).collect();
         Self {
             intra,
             cross,
             layout: layout.clone(),
             modalities: m,
-            pad_all: int_tensor(pad_all, &device),
-            unpad_all: int_tensor(unpad_all, &device),
+            pad_all: index_tensor(&pad_all, &device),
+            unpad_all: index_tensor(&unpad_all, &device),
         }
-    }
-
-    /// Number of modalities `M`.
-    pub fn modalities(&self) -> usize {
-        self.modalities
     }
 
     /// `Â · H` for node features `[M·N, D]`.

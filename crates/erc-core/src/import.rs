@@ -107,15 +107,6 @@ pub enum HostTensor {
     },
 }
 
-impl HostTensor {
-    /// The tensor's shape.
-    pub fn shape(&self) -> &[usize] {
-        match self {
-            Self::Float { shape, .. } | Self::Int { shape, .. } => shape,
-        }
-    }
-}
-
 /// The tensors of one safetensors file, by name, on the host.
 #[derive(Debug, Clone, Default)]
 pub struct TensorFile {

@@ -9,10 +9,11 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
+use crate::batch::index_tensor;
 use crate::import::{ImportError, TorchParams, import_param};
 
 /// A parameter initialised like PyTorch's recurrent layers: `U(-1/√hidden, 1/√hidden)`.
-fn uniform_param<const D: usize>(shape: [usize; D], hidden: usize, device: &Device) -> Param<Tensor<D>> {
+pub(crate) fn uniform_param<const D: usize>(shape: [usize; D], hidden: usize, device: &Device) -> Param<Tensor<D>> {
     let k = 1.0 / (hidden as f64).sqrt();
     Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-k, k), device))
 }
@@ -119,11 +120,10 @@ pub fn reverse_within_lengths(lengths: &[usize], max_len: usize, device: &Device
     for (b, &n) in lengths.iter().enumerate() {
         for t in 0..max_len {
             let source = if t < n { n - 1 - t } else { t };
-            index.push((b * max_len + source) as i64);
+            index.push(b * max_len + source);
         }
     }
-    let len = index.len();
-    Tensor::from_data(TensorData::new(index, [len]), device)
+    index_tensor(&index, device)
 }
 
 /// A `[B, T, 1]` mask: 1.0 at the first `len_b` steps of each row.
@@ -165,16 +165,10 @@ impl MaskedBiGru {
             inverse[i] = pos;
         }
         let is_sorted = order.iter().enumerate().all(|(pos, &i)| pos == i);
-        let rows = |index: &[usize]| {
-            Tensor::<1, Int>::from_data(
-                TensorData::new(index.iter().map(|&i| i as i64).collect::<Vec<_>>(), [index.len()]),
-                &device,
-            )
-        };
 
         let reverse = reverse_within_lengths(&sorted, t, &device);
         let mask = length_mask(&sorted, t, &device);
-        let mut h = if is_sorted { x } else { x.select(0, rows(&order)) };
+        let mut h = if is_sorted { x } else { x.select(0, index_tensor(&order, &device)) };
         for (i, layer) in self.layers.iter().enumerate() {
             if i > 0 {
                 h = self.dropout.forward(h);
@@ -183,7 +177,7 @@ impl MaskedBiGru {
             let [out_f, out_r] = self.run_layer(layer, h, reversed, &active);
             h = Tensor::cat(vec![out_f, permute_steps(out_r, reverse.clone())], 2) * mask.clone();
         }
-        if is_sorted { h } else { h.select(0, rows(&inverse)) }
+        if is_sorted { h } else { h.select(0, index_tensor(&inverse, &device)) }
     }
 
     /// Both directions of one layer, stepped together: the direction is a batch dimension of
@@ -218,6 +212,7 @@ impl MaskedBiGru {
             3 * h_dim,
         ]); // [2, 1, 3H]
         let mut h = Tensor::<3>::zeros([2, active[0], h_dim], &device);
+        let padding = Tensor::<3>::zeros([2, b, h_dim], &device); // outputs of finished sequences
         let mut outputs = Vec::with_capacity(t);
         // The backward pass of a slice allocates a gradient as large as the tensor sliced, so
         // slicing all T steps out of `gi` directly would cost O(T²) memory traffic. Slicing
@@ -236,7 +231,7 @@ impl MaskedBiGru {
                 let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [2, n, 3H]
                 h = gru_update(gi_t, gh, h, h_dim);
                 outputs.push(if n < b {
-                    Tensor::cat(vec![h.clone(), Tensor::zeros([2, b - n, h_dim], &device)], 1)
+                    Tensor::cat(vec![h.clone(), padding.clone().slice([0..2, 0..b - n])], 1)
                 } else {
                     h.clone()
                 });
@@ -313,11 +308,6 @@ impl LstmCell {
             bias_hh: uniform_param([4 * d_hidden], d_hidden, device),
             d_hidden,
         }
-    }
-
-    /// Hidden size.
-    pub fn d_hidden(&self) -> usize {
-        self.d_hidden
     }
 
     /// The all-zero state for `n` rows.

@@ -5,9 +5,9 @@
 //! the utterance it came from. Every (dialogue, speaker) pair of every input runs as one row of
 //! a single batched GRU call, and pairs with no utterance are never run.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 
-use crate::batch::BatchLayout;
+use crate::batch::{BatchLayout, index_tensor};
 use crate::rnn::MaskedBiGru;
 
 /// The utterances of one speaker in one dialogue.
@@ -48,15 +48,15 @@ impl SpeakerGroups {
     /// Gather index building the speaker sequences of `inputs` inputs from their stacked,
     /// flattened rows (`input · B·T + b·T + t`, plus one zero row at the end):
     /// `[inputs · runs · T']` with `T'` the longest dialogue that has a run.
-    fn gather_index(&self, inputs: usize, seq_len: usize) -> Vec<i64> {
+    fn gather_index(&self, inputs: usize, seq_len: usize) -> Vec<usize> {
         let bt = self.lengths.len() * self.max_len;
-        let zero_row = (inputs * bt) as i64;
+        let zero_row = inputs * bt;
         let mut index = Vec::with_capacity(inputs * self.runs.len() * seq_len);
         for m in 0..inputs {
             for run in &self.runs {
                 for j in 0..seq_len {
                     index.push(match run.steps.get(j) {
-                        Some(&t) => (m * bt + run.dialogue * self.max_len + t) as i64,
+                        Some(&t) => m * bt + run.dialogue * self.max_len + t,
                         None => zero_row,
                     });
                 }
@@ -67,25 +67,20 @@ impl SpeakerGroups {
 
     /// Scatter-back index: for every input and padded position `(b, t)`, the row of the GRU
     /// output (`(input · runs + run) · T' + j`) holding utterance `t`, or the trailing zero row.
-    fn scatter_index(&self, inputs: usize, seq_len: usize) -> Vec<i64> {
+    fn scatter_index(&self, inputs: usize, seq_len: usize) -> Vec<usize> {
         let bt = self.lengths.len() * self.max_len;
-        let zero_row = (inputs * self.runs.len() * seq_len) as i64;
+        let zero_row = inputs * self.runs.len() * seq_len;
         let mut per_input = vec![zero_row; bt];
         for (r, run) in self.runs.iter().enumerate() {
             for (j, &t) in run.steps.iter().enumerate() {
-                per_input[run.dialogue * self.max_len + t] = (r * seq_len + j) as i64;
+                per_input[run.dialogue * self.max_len + t] = r * seq_len + j;
             }
         }
-        let stride = (self.runs.len() * seq_len) as i64;
-        (0..inputs as i64)
+        let stride = self.runs.len() * seq_len;
+        (0..inputs)
             .flat_map(|m| per_input.iter().map(move |&row| if row == zero_row { zero_row } else { row + m * stride }))
             .collect()
     }
-}
-
-fn index_tensor(index: Vec<i64>, device: &Device) -> Tensor<1, Int> {
-    let n = index.len();
-    Tensor::from_data(TensorData::new(index, [n]), device)
 }
 
 /// Runs `gru` over every speaker's own utterances for each of `inputs` (`[B, T, D]` each,
@@ -109,7 +104,7 @@ pub fn speaker_context(gru: &MaskedBiGru, inputs: &[Tensor<3>], groups: &Speaker
         inputs.iter().map(|x| x.clone().reshape([b * t, d])).chain([Tensor::zeros([1, d], &device)]).collect(),
         0,
     ); // [M·B·T + 1, D]
-    let sequences = source.select(0, index_tensor(groups.gather_index(m, seq_len), &device)).reshape([
+    let sequences = source.select(0, index_tensor(&groups.gather_index(m, seq_len), &device)).reshape([
         m * groups.runs.len(),
         seq_len,
         d,
@@ -120,7 +115,7 @@ pub fn speaker_context(gru: &MaskedBiGru, inputs: &[Tensor<3>], groups: &Speaker
         vec![out.reshape([m * groups.runs.len() * seq_len, out_dim]), Tensor::zeros([1, out_dim], &device)],
         0,
     );
-    let scattered = table.select(0, index_tensor(groups.scatter_index(m, seq_len), &device)); // [M·B·T, 2H]
+    let scattered = table.select(0, index_tensor(&groups.scatter_index(m, seq_len), &device)); // [M·B·T, 2H]
     (0..m).map(|i| scattered.clone().narrow(0, i * b * t, b * t).reshape([b, t, out_dim])).collect()
 }
 
@@ -129,7 +124,7 @@ mod tests {
     use super::*;
     use crate::rnn::MaskedBiGruConfig;
     use crate::test_util::{device, values};
-    use burn::tensor::Distribution;
+    use burn::tensor::{Distribution, TensorData};
 
     fn layout(lengths: Vec<usize>, speakers: Vec<i64>) -> BatchLayout {
         let max_len = *lengths.iter().max().unwrap();

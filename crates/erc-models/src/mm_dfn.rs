@@ -16,16 +16,16 @@
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, relu};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use erc_core::batch::index_tensor;
 use erc_core::fusion::{DynamicFusion, DynamicFusionConfig, FusionTrace};
 use erc_core::graph::{MultimodalGraph, NodeLayout};
 use erc_core::import::{ImportError, ParamTable, TensorFile, TorchImporter, TorchParams, import_linear};
-use erc_core::loss::focal_loss;
+use erc_core::loss::{focal_loss, labelled_rows};
 use erc_core::rnn::{MaskedBiGru, MaskedBiGruConfig};
 use erc_core::speaker::{SpeakerGroups, speaker_context};
 use erc_core::training::{LrSchedule, OptimizerKind, TrainingPreset};
-use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelOutput, PAD_LABEL};
+use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelOutput};
 use serde::{Deserialize, Serialize};
 
 use crate::modalities;
@@ -340,27 +340,20 @@ impl MmDfn {
         Ok(MmDfnPass { projections, text_context, nodes, graph, fusion_out, fusion_trace, fused, logits, log_probs })
     }
 
-    /// The focal loss over the labelled utterances of packed `[N, C]` log-probabilities;
+    /// Packed `[N, C]` rows back on the padded grid `[B, T, C]`; padded steps repeat row 0
+    /// (their values are unspecified).
+    pub fn to_padded(&self, packed: Tensor<2>, batch: &DialogueBatch) -> Tensor<3> {
+        let [b, t] = [batch.batch_size(), batch.max_len()];
+        let rows = index_tensor(&batch.layout.packed_rows(), &batch.device());
+        packed.select(0, rows).reshape([b, t, self.settings.num_classes])
+    }
+
+    /// The focal loss over the labelled utterances of padded `[B, T, C]` log-probabilities;
     /// `None` when no utterance carries a label.
-    pub fn loss(&self, log_probs: Tensor<2>, batch: &DialogueBatch) -> Option<Tensor<1>> {
-        let layout = &batch.layout;
-        let mut rows = Vec::new();
-        let mut targets = Vec::new();
-        for (packed, flat) in layout.utterance_rows().into_iter().enumerate() {
-            let y = layout.labels[flat];
-            if y != PAD_LABEL {
-                rows.push(packed);
-                targets.push(y as usize);
-            }
-        }
-        if rows.is_empty() {
-            return None;
-        }
-        let device = log_probs.device();
-        let picked = log_probs.select(0, index_tensor(&rows, &device));
-        let n = targets.len();
-        let y = Tensor::<1, Int>::from_data(TensorData::new(targets.iter().map(|&y| y as i64).collect(), [n]), &device);
-        Some(focal_loss(picked, y, &targets, self.settings.class_weights.as_deref(), self.settings.gamma))
+    pub fn loss(&self, log_probs: Tensor<3>, batch: &DialogueBatch) -> Option<Tensor<1>> {
+        let rows = labelled_rows(log_probs, batch)?;
+        let weights = self.settings.class_weights.as_deref();
+        Some(focal_loss(rows.log_probs, rows.targets, &rows.targets_host, weights, self.settings.gamma))
     }
 
     /// Walks every parameter under the reference's `state_dict` names, in its order,
@@ -441,14 +434,9 @@ impl MmDfn {
 impl DialogueModel for MmDfn {
     fn forward(&self, batch: &DialogueBatch) -> Result<ModelOutput, ModelError> {
         let pass = self.forward_pass(batch, false)?;
-        let loss_terms = self
-            .loss(pass.log_probs.clone(), batch)
-            .map(|focal| vec![LossTerm::new("focal", focal)])
-            .unwrap_or_default();
-        // back to the padded grid [B, T, C]; padded rows repeat row 0 (unspecified)
-        let [b, t] = [batch.batch_size(), batch.max_len()];
-        let padded = index_tensor(&batch.layout.packed_rows(), &batch.device());
-        let log_probs = pass.log_probs.select(0, padded).reshape([b, t, self.settings.num_classes]);
+        let log_probs = self.to_padded(pass.log_probs, batch);
+        let loss_terms =
+            self.loss(log_probs.clone(), batch).map(|focal| vec![LossTerm::new("focal", focal)]).unwrap_or_default();
         Ok(ModelOutput { log_probs, loss_terms })
     }
 }

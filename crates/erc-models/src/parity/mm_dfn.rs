@@ -99,7 +99,9 @@ pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityRepor
     let pred: Vec<i64> = pass.log_probs.clone().argmax(1).into_data().convert::<i64>().iter::<i64>().collect();
     cmp.output_exact("pred", &pred)?;
 
-    let loss = model.loss(pass.log_probs.clone(), &batch).ok_or_else(|| fixture.error("the batch has no labels"))?;
+    let loss = model
+        .loss(model.to_padded(pass.log_probs.clone(), &batch), &batch)
+        .ok_or_else(|| fixture.error("the batch has no labels"))?;
     cmp.output("loss", &[1], &host(loss.clone()))?;
 
     if fixture.has_grads() {
