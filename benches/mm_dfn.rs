@@ -23,6 +23,7 @@ fn spec() -> DataSpec {
         classes: (0..6).map(|c| c.to_string()).collect(),
         modalities: DIMS.iter().map(|(n, d)| ModalityDim { name: n.to_string(), dim: *d }).collect(),
         num_speakers: 2,
+        train_class_counts: None,
     }
 }
 

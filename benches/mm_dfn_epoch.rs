@@ -91,6 +91,7 @@ fn main() {
             classes: (0..p.classes).map(|c| c.to_string()).collect(),
             modalities: p.dims.iter().map(|(n, d)| ModalityDim { name: n.to_string(), dim: *d }).collect(),
             num_speakers: p.slots,
+            train_class_counts: None,
         };
         let train_batches = common::host_batches(&train, 32, &p.dims, p.classes, p.slots, 1);
         let test_batches = common::host_batches(&test, 32, &p.dims, p.classes, p.slots, 2);

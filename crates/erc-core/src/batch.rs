@@ -28,6 +28,10 @@ pub struct DataSpec {
     pub modalities: Vec<ModalityDim>,
     /// Size of the speaker vocabulary (speaker ids are `0..num_speakers`).
     pub num_speakers: usize,
+    /// Labelled utterances per class in the training split, when known (the trainer fills it
+    /// in; models whose loss weights classes by frequency read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_class_counts: Option<Vec<usize>>,
 }
 
 impl DataSpec {

@@ -4,18 +4,22 @@
 //! the trainer share: device selection ([`backend`]), the padded dialogue batch
 //! ([`batch`]), the model contract ([`model`]), losses ([`loss`]), metrics ([`metrics`]),
 //! reusable layers (recurrent cells [`rnn`], speaker-level context [`speaker`], dialogue graphs
-//! [`graph`], graph-based dynamic fusion [`fusion`]), loading of reference PyTorch weights
+//! [`graph`], graph-based dynamic fusion [`fusion`], DialogueRNN context [`dialogue_rnn`],
+//! cross-modal attention [`attention`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
 //! ([`import`]) and the serialisable training hyper-parameters that model presets carry
 //! ([`training`]).
 
+pub mod attention;
 pub mod backend;
 pub mod batch;
+pub mod dialogue_rnn;
 pub mod fusion;
 pub mod graph;
 pub mod import;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod representation_loss;
 pub mod rnn;
 pub mod speaker;
 #[cfg(test)]

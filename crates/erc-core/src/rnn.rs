@@ -52,6 +52,16 @@ impl GruWeights {
         })
     }
 
+    /// Visits the four tensors of a `torch.nn.GRUCell` named `prefix` (`prefix.weight_ih`, …).
+    pub fn visit_torch_cell(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        Ok(Self {
+            weight_ih: import_param(p, &format!("{prefix}.weight_ih"), self.weight_ih, false)?,
+            weight_hh: import_param(p, &format!("{prefix}.weight_hh"), self.weight_hh, false)?,
+            bias_ih: import_param(p, &format!("{prefix}.bias_ih"), self.bias_ih, false)?,
+            bias_hh: import_param(p, &format!("{prefix}.bias_hh"), self.bias_hh, false)?,
+        })
+    }
+
     /// Input projections of every step at once: `[T, B, D] -> [T, B, 3H]`.
     fn project_inputs(&self, x: Tensor<3>) -> Tensor<3> {
         let w = self.weight_ih.val().transpose().unsqueeze::<3>(); // [1, D, 3H]
@@ -133,8 +143,51 @@ pub fn length_mask(lengths: &[usize], max_len: usize, device: &Device) -> Tensor
     Tensor::from_data(TensorData::new(data, [lengths.len(), max_len, 1]), device)
 }
 
+/// Per-step views `[G, n, K]` of a tracked `[T, G, B, K]` tensor, for recurrences that run
+/// `G` independent chains over `B` sequences sorted longest first (`n` still running).
+///
+/// The backward pass of a slice allocates a gradient as large as the tensor sliced, so slicing
+/// all `T` steps out of the whole tensor would cost O(T²) memory traffic. Slicing blocks of about
+/// √T steps first, then steps out of each block, costs O(T^1.5).
+pub(crate) struct StepSlicer {
+    x: Tensor<4>,
+    block_len: usize,
+    block: Option<(usize, Tensor<4>)>,
+}
+
+impl StepSlicer {
+    /// Views of `x`: `[T, G, B, K]`.
+    pub(crate) fn new(x: Tensor<4>) -> Self {
+        let block_len = (x.dims()[0] as f64).sqrt().ceil().max(1.0) as usize;
+        Self { x, block_len, block: None }
+    }
+
+    /// Step `t` (steps are visited in increasing order), its first `n` sequences: `[G, n, K]`.
+    pub(crate) fn step(&mut self, t: usize, n: usize) -> Tensor<3> {
+        let [steps, g, _, k] = self.x.dims();
+        let start = match &self.block {
+            Some((start, _)) if t < start + self.block_len => *start,
+            _ => {
+                let end = (t + self.block_len).min(steps);
+                self.block = Some((t, self.x.clone().slice([t..end, 0..g, 0..n])));
+                t
+            }
+        };
+        let block = &self.block.as_ref().expect("a block was cut").1;
+        block.clone().slice([t - start..t - start + 1, 0..g, 0..n]).reshape([g, n, k])
+    }
+}
+
+/// `[G, n, H]` rows of the sequences still running, padded with rows of `zeros` (`[G, B, H]`)
+/// to all `B` sequences.
+pub(crate) fn pad_rows(h: Tensor<3>, zeros: &Tensor<3>) -> Tensor<3> {
+    let [g, n, _] = h.dims();
+    let b = zeros.dims()[1];
+    if n < b { Tensor::cat(vec![h, zeros.clone().slice([0..g, 0..b - n])], 1) } else { h }
+}
+
 /// Applies a flat row permutation to the steps of `[B, T, D]`.
-fn permute_steps(x: Tensor<3>, index: Tensor<1, Int>) -> Tensor<3> {
+pub(crate) fn permute_steps(x: Tensor<3>, index: Tensor<1, Int>) -> Tensor<3> {
     let [b, t, d] = x.dims();
     x.reshape([b * t, d]).select(0, index).reshape([b, t, d])
 }
@@ -214,28 +267,15 @@ impl MaskedBiGru {
         let mut h = Tensor::<3>::zeros([2, active[0], h_dim], &device);
         let padding = Tensor::<3>::zeros([2, b, h_dim], &device); // outputs of finished sequences
         let mut outputs = Vec::with_capacity(t);
-        // The backward pass of a slice allocates a gradient as large as the tensor sliced, so
-        // slicing all T steps out of `gi` directly would cost O(T²) memory traffic. Slicing
-        // blocks of about √T steps first, then steps out of each block, costs O(T^1.5).
-        let block = (t as f64).sqrt().ceil() as usize;
-        for start in (0..t).step_by(block) {
-            let end = (start + block).min(t);
-            let rows = active[start];
-            let gi_block = gi.clone().slice([start..end, 0..2, 0..rows]);
-            for (step, &n) in active.iter().enumerate().take(end).skip(start) {
-                let gi_t =
-                    gi_block.clone().slice([step - start..step - start + 1, 0..2, 0..n]).reshape([2, n, 3 * h_dim]);
-                if h.dims()[1] > n {
-                    h = h.slice([0..2, 0..n]);
-                }
-                let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [2, n, 3H]
-                h = gru_update(gi_t, gh, h, h_dim);
-                outputs.push(if n < b {
-                    Tensor::cat(vec![h.clone(), padding.clone().slice([0..2, 0..b - n])], 1)
-                } else {
-                    h.clone()
-                });
+        let mut steps = StepSlicer::new(gi);
+        for (step, &n) in active.iter().enumerate() {
+            let gi_t = steps.step(step, n);
+            if h.dims()[1] > n {
+                h = h.slice([0..2, 0..n]);
             }
+            let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [2, n, 3H]
+            h = gru_update(gi_t, gh, h, h_dim);
+            outputs.push(pad_rows(h.clone(), &padding));
         }
         let out = Tensor::stack::<4>(outputs, 0); // [T, 2, B, H]
         let direction = |d: usize| out.clone().slice([0..t, d..d + 1]).reshape([t, b, h_dim]).swap_dims(0, 1);
@@ -264,7 +304,7 @@ fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// One GRU update (PyTorch gate order, reset gate applied after the hidden product).
 ///
 /// `gi`, `gh`: `[.., 3H]` input and hidden projections (biases included); `h`: `[.., H]`.
-fn gru_update(gi: Tensor<3>, gh: Tensor<3>, h: Tensor<3>, h_dim: usize) -> Tensor<3> {
+pub(crate) fn gru_update(gi: Tensor<3>, gh: Tensor<3>, h: Tensor<3>, h_dim: usize) -> Tensor<3> {
     let [a, b, _] = gi.dims();
     let rz = sigmoid(gi.clone().slice([0..a, 0..b, 0..2 * h_dim]) + gh.clone().slice([0..a, 0..b, 0..2 * h_dim]));
     let r = rz.clone().slice([0..a, 0..b, 0..h_dim]);

@@ -113,6 +113,7 @@ impl Manifest {
             classes: self.classes.clone(),
             modalities: self.modalities.iter().map(|m| ModalityDim { name: m.name.clone(), dim: m.dim }).collect(),
             num_speakers: self.speakers.len().max(1),
+            train_class_counts: None,
         }
     }
 }

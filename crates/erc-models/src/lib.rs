@@ -6,9 +6,11 @@
 pub mod baseline;
 pub mod mm_dfn;
 pub mod modalities;
+pub mod multiemo;
 pub mod parity;
 pub mod registry;
 
 pub use baseline::{BiGruBaseline, BiGruConfig, BiGruModel, MlpBaseline, MlpConfig, MlpModel};
 pub use mm_dfn::{MmDfn, MmDfnConfig, MmDfnModel};
+pub use multiemo::{MultiEmo, MultiEmoConfig, MultiEmoModel};
 pub use registry::{ModelFactory, ModelInfo, ModelVisitor, models, visit_model};

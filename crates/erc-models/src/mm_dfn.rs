@@ -587,6 +587,7 @@ impl MmDfnConfig {
             classes: (0..r.n_classes).map(|c| format!("class{c}")).collect(),
             modalities,
             num_speakers: r.n_speakers,
+            train_class_counts: None,
         };
         let config = Self {
             modalities: Some(vec![r.modals.clone()]),

@@ -59,6 +59,7 @@ mod tests {
                 .map(|(i, n)| ModalityDim { name: n.to_string(), dim: i + 1 })
                 .collect(),
             num_speakers: 2,
+            train_class_counts: None,
         }
     }
 

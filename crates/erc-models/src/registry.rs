@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::baseline::{BiGruModel, MlpModel};
 use crate::mm_dfn::MmDfnModel;
+use crate::multiemo::MultiEmoModel;
 
 /// How to build one model: its name, presets and constructor.
 pub trait ModelFactory {
@@ -66,7 +67,7 @@ fn info<F: ModelFactory>() -> ModelInfo {
 
 /// Every registered model.
 pub fn models() -> Vec<ModelInfo> {
-    vec![info::<BiGruModel>(), info::<MlpModel>(), info::<MmDfnModel>()]
+    vec![info::<BiGruModel>(), info::<MlpModel>(), info::<MmDfnModel>(), info::<MultiEmoModel>()]
 }
 
 /// Runs `visitor` with the factory registered under `name`.
@@ -75,6 +76,7 @@ pub fn visit_model<V: ModelVisitor>(name: &str, visitor: V) -> Result<V::Output,
         BiGruModel::NAME => Ok(visitor.visit::<BiGruModel>()),
         MlpModel::NAME => Ok(visitor.visit::<MlpModel>()),
         MmDfnModel::NAME => Ok(visitor.visit::<MmDfnModel>()),
+        MultiEmoModel::NAME => Ok(visitor.visit::<MultiEmoModel>()),
         _ => Err(ModelError::UnknownModel {
             name: name.into(),
             known: models().iter().map(|m| m.name).collect::<Vec<_>>().join(", "),

@@ -73,6 +73,7 @@ fn spec(dims: [(&str, usize); 3], speakers: usize, classes: usize) -> DataSpec {
         classes: (0..classes).map(|c| c.to_string()).collect(),
         modalities: dims.iter().map(|(n, d)| ModalityDim { name: n.to_string(), dim: *d }).collect(),
         num_speakers: speakers,
+        train_class_counts: None,
     }
 }
 

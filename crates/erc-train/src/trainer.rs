@@ -159,9 +159,10 @@ fn train_typed<F: ModelFactory>(
     if config.training.epochs == 0 || config.training.batch_size == 0 {
         return Err(TrainError::Config("epochs and batch size must be at least 1".into()));
     }
-    let spec = dataset.spec();
+    let mut spec = dataset.spec();
     let classes = spec.classes.clone();
     let train_ids = dataset.split(&config.splits.train)?.to_vec();
+    spec.train_class_counts = Some(dataset.class_counts(&train_ids));
     let valid_ids = dataset.split(&config.splits.valid)?.to_vec();
     let test_ids = dataset.split(&config.splits.test)?.to_vec();
     if train_ids.is_empty() || valid_ids.is_empty() || test_ids.is_empty() {

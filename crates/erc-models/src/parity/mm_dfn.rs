@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 
 use burn::tensor::Tensor;
 use erc_core::batch::HostBatch;
-use erc_core::import::AnyTensor;
 use erc_core::{BackendKind, DialogueBatch, PAD_LABEL};
 
-use super::{Comparator, Fixture, ParityError, ParityReport, swap_leading};
+use super::{Comparator, Fixture, ParityError, ParityReport, host, param_grads, swap_leading};
 use crate::mm_dfn::{MmDfn, MmDfnConfig};
 
 /// Reference input name and our modality name, in the reference's a, v, l order.
@@ -51,10 +50,6 @@ pub(crate) fn batch_from_inputs(
     }
     let host = HostBatch { features, lengths, speakers, labels, speaker_slots: s };
     DialogueBatch::from_host(host, device).map_err(|e| fixture.error(e.to_string()))
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().iter::<f32>().collect()
 }
 
 /// Builds MM-DFN from the fixture, imports its weights and compares every output and gradient.
@@ -105,19 +100,7 @@ pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityRepor
     cmp.output("loss", &[1], &host(loss.clone()))?;
 
     if fixture.has_grads() {
-        let grads = loss.backward();
-        let mut ours = BTreeMap::new();
-        for entry in model.param_table().entries {
-            let Some(tensor) = entry.tensor else { continue };
-            let values = match tensor {
-                AnyTensor::R1(p) => p.grad(&grads).map(host),
-                AnyTensor::R2(p) => p.grad(&grads).map(|g| host(if entry.transposed { g.transpose() } else { g })),
-            };
-            if let Some(values) = values {
-                ours.insert(entry.name, (entry.shape, values));
-            }
-        }
-        cmp.grads(&ours)?;
+        cmp.grads(&param_grads(&model.param_table(), &loss.backward()))?;
     }
     Ok(cmp.finish())
 }

@@ -7,12 +7,15 @@
 //! and `grad.*` with the case's tolerances.
 
 mod mm_dfn;
+mod multiemo;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Gradients;
+use burn::tensor::Tensor;
 use erc_core::BackendKind;
-use erc_core::import::{HostTensor, ImportError, TensorFile};
+use erc_core::import::{AnyTensor, HostTensor, ImportError, ParamTable, TensorFile};
 use serde::Serialize;
 
 /// Errors that stop a parity run before anything is compared.
@@ -30,7 +33,7 @@ pub enum ParityError {
         message: String,
     },
     /// The fixture names a model we have no parity run for.
-    #[error("no parity run for model `{0}` (known: mm-dfn)")]
+    #[error("no parity run for model `{0}` (known: mm-dfn, multiemo)")]
     UnknownModel(String),
     /// The fixture is inconsistent (a tensor missing or mis-shaped) or the model rejects it.
     #[error("fixture {case}: {message}")]
@@ -118,7 +121,8 @@ pub struct ParityReport {
     /// Largest absolute difference over every float `output.*`.
     pub max_abs_output_err: f64,
     /// Largest gradient difference relative to the reference tensor's largest magnitude
-    /// (`max|ours − ref| / max|ref|`) over every `grad.*`; 0 when the case has none.
+    /// (`max|ours − ref| / max|ref|`, with `max|ref|` floored at the case's absolute gradient
+    /// tolerance where it has one) over every `grad.*`; 0 when the case has none.
     pub max_grad_err: f64,
     /// Every comparison within its tolerance.
     pub pass: bool,
@@ -130,11 +134,66 @@ pub struct ParityReport {
     pub compared: usize,
 }
 
+/// An elementwise bound `|ours − ref| ≤ atol + rtol · |ref|`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bound {
+    atol: f64,
+    rtol: f64,
+}
+
+impl Bound {
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        Some(Self { atol: tol_value(v, "atol")?, rtol: tol_value(v, "rtol").unwrap_or(0.0) })
+    }
+
+    /// The first element outside the bound: `(index, |Δ|, allowed)`.
+    fn violation(&self, ours: &[f32], reference: &[f32]) -> Option<(usize, f64, f64)> {
+        ours.iter().zip(reference).enumerate().find_map(|(i, (o, r))| {
+            let diff = (*o as f64 - *r as f64).abs();
+            let allowed = self.atol + self.rtol * (*r as f64).abs();
+            (diff.is_nan() || diff > allowed).then_some((i, diff, allowed))
+        })
+    }
+}
+
+/// A fixture's tolerances, in either of the two forms the fixtures use.
+#[derive(Debug)]
+enum Tolerance {
+    /// Per-output absolute bounds (`{"logits": {"abs": …}, "intermediates": …,
+    /// "grads": {"rel_to_tensor_max": …}}`).
+    PerOutput(serde_json::Value),
+    /// Elementwise `atol + rtol·|ref|` bounds per group (`{"groups": {"outputs", "losses",
+    /// "grads"}}`); a group's `applies_to` is either a list of tensor names or a description
+    /// meaning "all of its kind".
+    Groups(serde_json::Map<String, serde_json::Value>),
+}
+
+impl Tolerance {
+    fn of(fixture: &Fixture) -> Self {
+        let tolerance = fixture.meta.get("tolerance").cloned().unwrap_or_default();
+        match tolerance.get("groups").and_then(|g| g.as_object()) {
+            Some(groups) => Self::Groups(groups.clone()),
+            None => Self::PerOutput(tolerance),
+        }
+    }
+
+    /// The group bound for a full tensor name (`output.loss`), or a default group.
+    fn group_bound(groups: &serde_json::Map<String, serde_json::Value>, full: &str, default: &[&str]) -> Bound {
+        let listed = groups.values().find(|g| {
+            g.get("applies_to").and_then(|a| a.as_array()).is_some_and(|names| names.iter().any(|n| n == full))
+        });
+        listed
+            .or_else(|| default.iter().find_map(|k| groups.get(*k)))
+            .and_then(Bound::from_json)
+            .unwrap_or(Bound { atol: 1e-4, rtol: 0.0 })
+    }
+}
+
 /// Compares values against a fixture's references under its `tolerance` object.
 #[derive(Debug)]
 pub struct Comparator<'a> {
     fixture: &'a Fixture,
-    tolerance: serde_json::Value,
+    tolerance: Tolerance,
     report: ParityReport,
     seen_outputs: Vec<String>,
 }
@@ -146,7 +205,6 @@ fn tol_value(v: &serde_json::Value, key: &str) -> Option<f64> {
 impl<'a> Comparator<'a> {
     /// Starts comparing against `fixture`.
     pub fn new(fixture: &'a Fixture) -> Self {
-        let tolerance = fixture.meta.get("tolerance").cloned().unwrap_or_default();
         let report = ParityReport {
             model: fixture.model().to_string(),
             case: fixture.case.clone(),
@@ -156,20 +214,12 @@ impl<'a> Comparator<'a> {
             failures: Vec::new(),
             compared: 0,
         };
-        Self { fixture, tolerance, report, seen_outputs: Vec::new() }
+        Self { fixture, tolerance: Tolerance::of(fixture), report, seen_outputs: Vec::new() }
     }
 
     fn fail(&mut self, message: String) {
         self.report.pass = false;
         self.report.failures.push(message);
-    }
-
-    /// The absolute tolerance of an output: its own entry, else `intermediates`.
-    fn output_tolerance(&self, name: &str) -> f64 {
-        let own = self.tolerance.get(name);
-        own.and_then(|t| tol_value(t, "abs"))
-            .or_else(|| self.tolerance.get("intermediates").and_then(|t| tol_value(t, "abs")))
-            .unwrap_or(1e-4)
     }
 
     /// Compares a float output (`output.<name>`) with ours, given in the reference's layout.
@@ -183,14 +233,29 @@ impl<'a> Comparator<'a> {
         }
         let err = max_abs_diff(ours, reference);
         self.report.max_abs_output_err = self.report.max_abs_output_err.max(err);
-        let abs = self.output_tolerance(name);
-        let within = match self.tolerance.get(name).and_then(|t| tol_value(t, "rel")) {
-            // "either bound": absolute or relative to the reference's magnitude
-            Some(rel) => err <= abs || err <= rel * max_abs(reference),
-            None => err <= abs,
+        let failure = match &self.tolerance {
+            Tolerance::PerOutput(tolerance) => {
+                let own = tolerance.get(name);
+                let abs = own
+                    .and_then(|t| tol_value(t, "abs"))
+                    .or_else(|| tolerance.get("intermediates").and_then(|t| tol_value(t, "abs")))
+                    .unwrap_or(1e-4);
+                let within = match own.and_then(|t| tol_value(t, "rel")) {
+                    // "either bound": absolute or relative to the reference's magnitude
+                    Some(rel) => err <= abs || err <= rel * max_abs(reference),
+                    None => err <= abs,
+                };
+                (!within || err.is_nan()).then(|| format!("output.{name}: max |Δ| = {err:.3e} > tolerance {abs:.1e}"))
+            }
+            Tolerance::Groups(groups) => {
+                let bound = Tolerance::group_bound(groups, &format!("output.{name}"), &["outputs", "losses"]);
+                bound.violation(ours, reference).map(|(i, diff, allowed)| {
+                    format!("output.{name}[{i}]: |Δ| = {diff:.3e} > atol + rtol·|ref| = {allowed:.3e}")
+                })
+            }
         };
-        if !within || err.is_nan() {
-            self.fail(format!("output.{name}: max |Δ| = {err:.3e} > tolerance {abs:.1e}"));
+        if let Some(message) = failure {
+            self.fail(message);
         }
         Ok(())
     }
@@ -208,11 +273,11 @@ impl<'a> Comparator<'a> {
         Ok(())
     }
 
-    /// Compares the gradients we computed (by PyTorch name, PyTorch layout) with `grad.*`:
-    /// `max|ours − ref| ≤ rel · max|ref|` per tensor. A reference gradient we lack, or a
-    /// gradient of ours the reference says is absent but is not zero, is a failure.
+    /// Compares the gradients we computed (by PyTorch name, PyTorch layout) with `grad.*`
+    /// under the fixture's gradient tolerance (`max|ours − ref| ≤ rel · max|ref|` per tensor, or
+    /// an elementwise group bound). A reference gradient we lack, or a gradient of ours the
+    /// reference says is absent but is not zero, is a failure.
     pub fn grads(&mut self, ours: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> Result<(), ParityError> {
-        let rel = self.tolerance.get("grads").and_then(|g| tol_value(g, "rel_to_tensor_max")).unwrap_or(1e-3);
         let names: Vec<String> = self.fixture.names_under("grad.").map(String::from).collect();
         for name in &names {
             let (ref_shape, reference) = self.fixture.float(&format!("grad.{name}"))?;
@@ -225,12 +290,31 @@ impl<'a> Comparator<'a> {
                 self.fail(format!("grad.{name}: shape {shape:?}, reference {ref_shape:?}"));
                 continue;
             }
-            let scale = max_abs(reference);
+            // relative to the tensor's largest magnitude, or to the absolute tolerance where
+            // that is larger (a gradient that is zero up to rounding noise has no scale)
+            let floor = match &self.tolerance {
+                Tolerance::PerOutput(_) => 0.0,
+                Tolerance::Groups(groups) => Tolerance::group_bound(groups, &format!("grad.{name}"), &["grads"]).atol,
+            };
+            let scale = max_abs(reference).max(floor);
             let err = max_abs_diff(values, reference);
             let relative = if scale > 0.0 { err / scale } else { err };
             self.report.max_grad_err = self.report.max_grad_err.max(relative);
-            if relative > rel || relative.is_nan() {
-                self.fail(format!("grad.{name}: max |Δ| / max |ref| = {relative:.3e} > {rel:.1e}"));
+            let failure = match &self.tolerance {
+                Tolerance::PerOutput(tolerance) => {
+                    let rel = tolerance.get("grads").and_then(|g| tol_value(g, "rel_to_tensor_max")).unwrap_or(1e-3);
+                    (relative > rel || relative.is_nan())
+                        .then(|| format!("grad.{name}: max |Δ| / max |ref| = {relative:.3e} > {rel:.1e}"))
+                }
+                Tolerance::Groups(groups) => {
+                    let bound = Tolerance::group_bound(groups, &format!("grad.{name}"), &["grads"]);
+                    bound.violation(values, reference).map(|(i, diff, allowed)| {
+                        format!("grad.{name}[{i}]: |Δ| = {diff:.3e} > atol + rtol·|ref| = {allowed:.3e}")
+                    })
+                }
+            };
+            if let Some(message) = failure {
+                self.fail(message);
             }
         }
         for (name, (_, values)) in ours {
@@ -278,11 +362,34 @@ pub fn swap_leading(values: &[f32], a: usize, b: usize, d: usize) -> Vec<f32> {
     out
 }
 
+/// A tensor's values on the host, row-major.
+pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}
+
+/// The gradients of every used parameter of a [`ParamTable`], by PyTorch name, in PyTorch's
+/// layout (transposed back where burn stores the transpose).
+pub(crate) fn param_grads(table: &ParamTable, grads: &Gradients) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    let mut out = BTreeMap::new();
+    for entry in &table.entries {
+        let Some(tensor) = &entry.tensor else { continue };
+        let values = match tensor {
+            AnyTensor::R1(p) => p.grad(grads).map(host),
+            AnyTensor::R2(p) => p.grad(grads).map(|g| host(if entry.transposed { g.transpose() } else { g })),
+        };
+        if let Some(values) = values {
+            out.insert(entry.name.clone(), (entry.shape.clone(), values));
+        }
+    }
+    out
+}
+
 /// Runs the parity check of the fixture at `path` (its `.safetensors` file) on `backend`.
 pub fn run_parity(path: &Path, backend: BackendKind) -> Result<ParityReport, ParityError> {
     let fixture = Fixture::open(path)?;
     match fixture.model() {
         "mm-dfn" => mm_dfn::run(&fixture, backend),
+        "multiemo" => multiemo::run(&fixture, backend),
         other => Err(ParityError::UnknownModel(other.to_string())),
     }
 }

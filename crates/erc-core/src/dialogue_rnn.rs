@@ -1,0 +1,307 @@
+//! DialogueRNN (Majumder et al., AAAI 2019) context as MultiEMO runs it: a global, a party and
+//! an emotion GRU cell per step, with attention over the previous global states.
+//!
+//! Per step `t` of a dialogue, with input `u_t` and speaker `k_t`:
+//! `g_t = GRU_G([u_t; q[k_t]], g_{t−1})`, `c_t = Σ_{j<t} softmax_j(w·g_j) g_j` (0 at `t = 0`),
+//! `q[k_t] ← GRU_P([u_t; c_t], q[k_t])` (only the speaker's party state moves),
+//! `e_t = GRU_E(q[k_t], e_{t−1})`; the output is `e_t`.
+//!
+//! [`run_dialogue_rnns`] runs several independent chains (modalities, directions) in lock-step:
+//! the chain is a batch dimension of every per-step matrix product, the input halves of the
+//! global and party GRUs are projected for all steps at once, and the attention pool is an
+//! online softmax (O(d) per step instead of O(t·d)).
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::batch::index_tensor;
+use crate::import::{ImportError, TorchParams, import_param};
+use crate::rnn::{GruWeights, StepSlicer, gru_update, pad_rows, permute_steps, reverse_within_lengths, uniform_param};
+
+/// The weights of one DialogueRNN (one direction): `dialogue_cell.{g,p,e}_cell` and the
+/// attention's `scalar` vector, in PyTorch's layout.
+#[derive(Module, Debug)]
+pub struct DialogueRnnCell {
+    /// Global-state GRU cell, input `[u; q_speaker]` (`D_u + d`).
+    pub global: GruWeights,
+    /// Party-state GRU cell, input `[u; c]` (`D_u + d`).
+    pub party: GruWeights,
+    /// Emotion-state GRU cell, input `q_speaker` (`d`).
+    pub emotion: GruWeights,
+    /// `[1, d]` attention scores `w·g_j` (PyTorch `Linear(d, 1, bias=False).weight`).
+    pub attention: Param<Tensor<2>>,
+}
+
+impl DialogueRnnCell {
+    /// Fresh weights for utterance inputs of size `d_input` and states of size `d_state`,
+    /// initialised as PyTorch initialises `GRUCell` and `Linear`.
+    pub fn new(d_input: usize, d_state: usize, device: &Device) -> Self {
+        Self {
+            global: GruWeights::new(d_input + d_state, d_state, device),
+            party: GruWeights::new(d_input + d_state, d_state, device),
+            emotion: GruWeights::new(d_state, d_state, device),
+            attention: uniform_param([1, d_state], d_state, device),
+        }
+    }
+
+    /// State size `d`.
+    pub fn d_state(&self) -> usize {
+        self.attention.dims()[1]
+    }
+
+    /// Visits the weights under the reference's names below `prefix`
+    /// (`prefix.dialogue_cell.g_cell.weight_ih`, …, `prefix.dialogue_cell.attention.scalar.weight`).
+    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        let cell = format!("{prefix}.dialogue_cell");
+        Ok(Self {
+            global: self.global.visit_torch_cell(p, &format!("{cell}.g_cell"))?,
+            party: self.party.visit_torch_cell(p, &format!("{cell}.p_cell"))?,
+            emotion: self.emotion.visit_torch_cell(p, &format!("{cell}.e_cell"))?,
+            attention: import_param(p, &format!("{cell}.attention.scalar.weight"), self.attention, false)?,
+        })
+    }
+
+    /// The reference's parameter names and PyTorch shapes below `prefix`, for a cell the
+    /// model creates but never runs.
+    pub fn torch_shapes(prefix: &str, d_input: usize, d_state: usize) -> Vec<(String, Vec<usize>)> {
+        let mut out = Vec::new();
+        for (cell, d_in) in [("g_cell", d_input + d_state), ("p_cell", d_input + d_state), ("e_cell", d_state)] {
+            let name = |t: &str| format!("{prefix}.dialogue_cell.{cell}.{t}");
+            out.push((name("weight_ih"), vec![3 * d_state, d_in]));
+            out.push((name("weight_hh"), vec![3 * d_state, d_state]));
+            out.push((name("bias_ih"), vec![3 * d_state]));
+            out.push((name("bias_hh"), vec![3 * d_state]));
+        }
+        out.push((format!("{prefix}.dialogue_cell.attention.scalar.weight"), vec![1, d_state]));
+        out
+    }
+}
+
+/// How padded steps (after a dialogue's last utterance) are run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaddedSteps {
+    /// Not run: a finished dialogue drops out of the batch, its outputs are 0 there.
+    Skip,
+    /// Run as the reference runs them: forward chains keep stepping with speaker slot 0 selected
+    /// (its argmax of an all-zero one-hot) and no party state updated, and their outputs at
+    /// padded steps are kept. Reverse chains still output 0 there, as the reference's do.
+    Reference,
+}
+
+/// One chain to run: its weights, its inputs and its direction.
+#[derive(Debug, Clone)]
+pub struct Chain<'a> {
+    /// The weights.
+    pub cell: &'a DialogueRnnCell,
+    /// Utterance inputs `[B, T, D_u]`.
+    pub inputs: Tensor<3>,
+    /// Run each dialogue from its last utterance back to its first (outputs stay aligned to
+    /// the original time index).
+    pub reverse: bool,
+}
+
+/// The speakers of a batch as the recurrence needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Speakers<'a> {
+    /// Speaker slot per utterance, batch-first flat `b * T + t` (any value at padding).
+    pub ids: &'a [i64],
+    /// Utterances per dialogue.
+    pub lengths: &'a [usize],
+    /// Number of party slots `P`.
+    pub slots: usize,
+}
+
+/// Runs independent DialogueRNN chains over the same dialogues in lock-step.
+///
+/// Returns each chain's emotion states `[B, T, d]` in input order; all chains must share
+/// `d`. Panics if a speaker id is outside `0..slots` (callers validate batches first).
+pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: PaddedSteps) -> Vec<Tensor<3>> {
+    let [b, t, _] = chains[0].inputs.dims();
+    let d = chains[0].cell.d_state();
+    let g = chains.len();
+    let p = speakers.slots;
+    let device = chains[0].inputs.device();
+    let lengths = speakers.lengths;
+
+    // Dialogues sorted longest first, so that the dialogues still running at step `s` are the
+    // first `active[s]` rows (with `PaddedSteps::Reference` every row runs every step).
+    let mut order: Vec<usize> = (0..b).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+    let sorted: Vec<usize> = order.iter().map(|&i| lengths[i]).collect();
+    let active: Vec<usize> = match padded {
+        PaddedSteps::Skip => (0..t).map(|s| sorted.iter().filter(|&&n| n > s).count().max(1)).collect(),
+        PaddedSteps::Reference => vec![b; t],
+    };
+    let order_index = index_tensor(&order, &device);
+    let reverse_index = reverse_within_lengths(&sorted, t, &device);
+
+    // Host one-hots [T, G, B, P]: the party read (`select`) and the party written (`update`).
+    let mut select = vec![0f32; t * g * b * p];
+    let mut update = vec![0f32; t * g * b * p];
+    for (c, chain) in chains.iter().enumerate() {
+        for (row, &i) in order.iter().enumerate() {
+            let n = lengths[i];
+            for s in 0..t {
+                let at = ((s * g + c) * b + row) * p;
+                if s >= n {
+                    select[at] = 1.0; // the reference's argmax of an all-zero row
+                    continue;
+                }
+                let source = if chain.reverse { n - 1 - s } else { s };
+                let k = speakers.ids[i * t + source];
+                assert!((0..p as i64).contains(&k), "speaker id {k} outside 0..{p}");
+                select[at + k as usize] = 1.0;
+                update[at + k as usize] = 1.0;
+            }
+        }
+    }
+    let select = Tensor::<4>::from_data(TensorData::new(select, [t, g, b, p]), &device);
+    let update = Tensor::<4>::from_data(TensorData::new(update, [t, g, b, p]), &device);
+
+    // Stacked weights: [G, in, 3d] (transposed PyTorch layout), biases [G, 1, 3d].
+    let stack_w = |f: &dyn Fn(&DialogueRnnCell) -> Tensor<2>| {
+        Tensor::stack::<3>(chains.iter().map(|c| f(c.cell).transpose()).collect(), 0)
+    };
+    let stack_b = |f: &dyn Fn(&DialogueRnnCell) -> Tensor<1>| {
+        Tensor::stack::<2>(chains.iter().map(|c| f(c.cell)).collect(), 0).reshape([g, 1, 3 * d])
+    };
+    let d_u = chains[0].inputs.dims()[2];
+    let g_ih = |c: &DialogueRnnCell| c.global.weight_ih.val();
+    let p_ih = |c: &DialogueRnnCell| c.party.weight_ih.val();
+    let w_g_u = stack_w(&|c| g_ih(c).slice([0..3 * d, 0..d_u]));
+    let w_g_q = stack_w(&|c| g_ih(c).slice([0..3 * d, d_u..d_u + d]));
+    let w_g_h = stack_w(&|c| c.global.weight_hh.val());
+    let w_p_u = stack_w(&|c| p_ih(c).slice([0..3 * d, 0..d_u]));
+    let w_p_c = stack_w(&|c| p_ih(c).slice([0..3 * d, d_u..d_u + d]));
+    let w_p_h = stack_w(&|c| c.party.weight_hh.val());
+    let w_e_i = stack_w(&|c| c.emotion.weight_ih.val());
+    let w_e_h = stack_w(&|c| c.emotion.weight_hh.val());
+    let [b_g_i, b_g_h] = [stack_b(&|c| c.global.bias_ih.val()), stack_b(&|c| c.global.bias_hh.val())];
+    let [b_p_i, b_p_h] = [stack_b(&|c| c.party.bias_ih.val()), stack_b(&|c| c.party.bias_hh.val())];
+    let [b_e_i, b_e_h] = [stack_b(&|c| c.emotion.bias_ih.val()), stack_b(&|c| c.emotion.bias_hh.val())];
+    let w_att = Tensor::stack::<3>(chains.iter().map(|c| c.cell.attention.val().transpose()).collect(), 0); // [G, d, 1]
+
+    // Inputs of every step, sorted and (for reverse chains) reversed: [G, T·B, D_u] step-major.
+    let inputs: Vec<Tensor<3>> = chains
+        .iter()
+        .map(|c| {
+            let x = c.inputs.clone().select(0, order_index.clone());
+            let x = if c.reverse { permute_steps(x, reverse_index.clone()) } else { x };
+            x.swap_dims(0, 1).reshape([1, t * b, d_u])
+        })
+        .collect();
+    let u = Tensor::cat(inputs, 0);
+    // The utterance halves of the global and party input products, for all steps: [T, G, B, 3d]
+    let hoist = |w: &Tensor<3>, bias: &Tensor<3>| {
+        (u.clone().matmul(w.clone()) + bias.clone()).reshape([g, t, b, 3 * d]).swap_dims(0, 1)
+    };
+    let mut global_in = StepSlicer::new(hoist(&w_g_u, &b_g_i));
+    let mut party_in = StepSlicer::new(hoist(&w_p_u, &b_p_i));
+
+    let zeros = Tensor::<3>::zeros([g, b, d], &device);
+    let mut global = Tensor::<3>::zeros([g, active[0], d], &device);
+    let mut emotion = global.clone();
+    let mut parties = Tensor::<4>::zeros([g, active[0], p, d], &device);
+    let mut pool: Option<AttentionPool> = None;
+    let mut outputs = Vec::with_capacity(t);
+    for (s, &n) in active.iter().enumerate() {
+        if global.dims()[1] > n {
+            global = global.slice([0..g, 0..n]);
+            emotion = emotion.slice([0..g, 0..n]);
+            parties = parties.slice([0..g, 0..n]);
+            pool = pool.map(|pl| pl.keep_rows(n));
+        }
+        let select_s = select.clone().slice([s..s + 1, 0..g, 0..n]).reshape([g, n, 1, p]);
+        let update_s = update.clone().slice([s..s + 1, 0..g, 0..n]).reshape([g, n, p, 1]);
+        let speaker_state = select_s.clone().matmul(parties.clone()).reshape([g, n, d]);
+
+        let next_global = gru_update(
+            global_in.step(s, n) + speaker_state.clone().matmul(w_g_q.clone()),
+            global.clone().matmul(w_g_h.clone()) + b_g_h.clone(),
+            global,
+            d,
+        );
+        let context = match &pool {
+            Some(pl) => pl.read(),
+            None => Tensor::zeros([g, n, d], &device),
+        };
+        let party_state = gru_update(
+            party_in.step(s, n) + context.matmul(w_p_c.clone()),
+            speaker_state.clone().matmul(w_p_h.clone()) + b_p_h.clone(),
+            speaker_state,
+            d,
+        );
+        // q ← q·(1 − s) + s·p̂, the reference's own blend: exact for a one-hot s
+        parties =
+            parties.clone() * update_s.clone().neg().add_scalar(1.0) + update_s * party_state.unsqueeze_dim::<4>(2);
+        let emotion_input = select_s.matmul(parties.clone()).reshape([g, n, d]);
+        emotion = gru_update(
+            emotion_input.matmul(w_e_i.clone()) + b_e_i.clone(),
+            emotion.clone().matmul(w_e_h.clone()) + b_e_h.clone(),
+            emotion,
+            d,
+        );
+        let score = next_global.clone().matmul(w_att.clone()); // [G, n, 1]
+        pool = Some(match pool {
+            Some(pl) => pl.push(score, next_global.clone()),
+            None => AttentionPool::start(score, next_global.clone()),
+        });
+        global = next_global;
+        outputs.push(pad_rows(emotion.clone(), &zeros));
+    }
+
+    let out = Tensor::stack::<4>(outputs, 0); // [T, G, B, d]
+    let mut inverse = vec![0; b];
+    for (pos, &i) in order.iter().enumerate() {
+        inverse[i] = pos;
+    }
+    let inverse = index_tensor(&inverse, &device);
+    let mask = crate::rnn::length_mask(&sorted, t, &device);
+    chains
+        .iter()
+        .enumerate()
+        .map(|(c, chain)| {
+            let o = out.clone().slice([0..t, c..c + 1]).reshape([t, b, d]).swap_dims(0, 1); // [B, T, d] sorted
+            let o = if chain.reverse { permute_steps(o, reverse_index.clone()) * mask.clone() } else { o };
+            o.select(0, inverse.clone())
+        })
+        .collect()
+}
+
+/// The running attention pool over previous global states: an online softmax.
+///
+/// Keeps `m` (the largest score so far, detached: softmax does not depend on it, so gradients
+/// stay exact), `S = Σ exp(s_j − m)` and `V = Σ exp(s_j − m) g_j`; the pool is `V / S`.
+struct AttentionPool {
+    max: Tensor<3>,
+    weight: Tensor<3>,
+    sum: Tensor<3>,
+}
+
+impl AttentionPool {
+    fn start(score: Tensor<3>, state: Tensor<3>) -> Self {
+        let max = score.clone().detach();
+        let e = (score - max.clone()).exp();
+        Self { max, weight: e.clone(), sum: e * state }
+    }
+
+    fn push(self, score: Tensor<3>, state: Tensor<3>) -> Self {
+        let max = self.max.clone().max_pair(score.clone().detach());
+        let rescale = (self.max - max.clone()).exp();
+        let e = (score - max.clone()).exp();
+        Self { weight: self.weight * rescale.clone() + e.clone(), sum: self.sum * rescale + e * state, max }
+    }
+
+    /// The pooled context `[G, n, d]`.
+    fn read(&self) -> Tensor<3> {
+        self.sum.clone() / self.weight.clone()
+    }
+
+    fn keep_rows(self, n: usize) -> Self {
+        let cut = |x: Tensor<3>| {
+            let [g, _, k] = x.dims();
+            x.slice([0..g, 0..n, 0..k])
+        };
+        Self { max: cut(self.max), weight: cut(self.weight), sum: cut(self.sum) }
+    }
+}
