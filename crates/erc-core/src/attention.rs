@@ -231,3 +231,46 @@ impl CrossModalStack {
         Ok(Self { layers })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{device, values};
+    use burn::tensor::{Distribution, TensorData};
+
+    #[test]
+    fn masked_keys_are_ignored_and_fused_heads_match_one_head_at_a_time() {
+        let dev = device();
+        let stack = CrossModalConfig::new(8, 2, 16, 2).init(&dev);
+        let rand = |l: usize| Tensor::<3>::random([1, l, 8], Distribution::Normal(0.0, 1.0), &dev);
+        let (x, a, b) = (rand(3), rand(3), rand(3));
+        let alone = values(stack.forward(x.clone(), a.clone(), b.clone(), None).pop().unwrap());
+        // the same dialogue with two padded steps of garbage, masked
+        let pad =
+            |t: Tensor<3>| Tensor::cat(vec![t, Tensor::random([1, 2, 8], Distribution::Normal(3.0, 2.0), &dev)], 1);
+        let mask = Tensor::<2, Bool>::from_data(TensorData::new(vec![false, false, false, true, true], [1, 5]), &dev);
+        let padded = stack.forward(pad(x.clone()), pad(a.clone()), pad(b.clone()), Some(&mask)).pop().unwrap();
+        let head = values(padded.slice([0..1, 0..3, 0..8]));
+        for (p, q) in alone.iter().zip(&head) {
+            assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+        }
+
+        // one attention block against its heads computed one by one
+        let attn = &stack.layers[0].attend_first;
+        let fused = values(attn.forward(x.clone(), a.clone(), None));
+        let per_head: Vec<Tensor<3>> = attn
+            .heads
+            .iter()
+            .map(|h| {
+                let q = h.query.forward(x.clone());
+                let k = h.key.forward(a.clone());
+                let v = h.value.forward(a.clone());
+                softmax(q.matmul(k.swap_dims(1, 2)).div_scalar(2.0), 2).matmul(v) // scale √d_head = √4
+            })
+            .collect();
+        let manual = values(attn.projection.forward(Tensor::cat(per_head, 2)));
+        for (p, q) in fused.iter().zip(&manual) {
+            assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+        }
+    }
+}

@@ -305,3 +305,124 @@ impl AttentionPool {
         Self { max: cut(self.max), weight: cut(self.weight), sum: cut(self.sum) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{device, values};
+    use burn::tensor::Distribution;
+
+    /// One GRU cell step on the host, PyTorch's equations, f64.
+    fn gru_step(w: &GruWeights, x: &[f64], h: &[f64]) -> Vec<f64> {
+        let get = |p: Tensor<2>| values(p).into_iter().map(f64::from).collect::<Vec<_>>();
+        let get1 = |p: Tensor<1>| values(p).into_iter().map(f64::from).collect::<Vec<_>>();
+        let (w_ih, w_hh) = (get(w.weight_ih.val()), get(w.weight_hh.val()));
+        let (b_ih, b_hh) = (get1(w.bias_ih.val()), get1(w.bias_hh.val()));
+        let hd = h.len();
+        let dot = |m: &[f64], row: usize, v: &[f64]| (0..v.len()).map(|j| m[row * v.len() + j] * v[j]).sum::<f64>();
+        let gi: Vec<f64> = (0..3 * hd).map(|r| dot(&w_ih, r, x) + b_ih[r]).collect();
+        let gh: Vec<f64> = (0..3 * hd).map(|r| dot(&w_hh, r, h) + b_hh[r]).collect();
+        let s = |v: f64| 1.0 / (1.0 + (-v).exp());
+        (0..hd)
+            .map(|k| {
+                let r = s(gi[k] + gh[k]);
+                let z = s(gi[hd + k] + gh[hd + k]);
+                let n = (gi[2 * hd + k] + r * gh[2 * hd + k]).tanh();
+                (1.0 - z) * n + z * h[k]
+            })
+            .collect()
+    }
+
+    /// DialogueRNN over one dialogue, written from the spec: full softmax over previous global
+    /// states, every party's state kept. Returns the emotion states `[n][d]`.
+    fn naive_dialogue(cell: &DialogueRnnCell, u: &[Vec<f64>], speakers: &[usize], parties: usize) -> Vec<Vec<f64>> {
+        let d = cell.d_state();
+        let w: Vec<f64> = values(cell.attention.val()).into_iter().map(f64::from).collect();
+        let (mut g_hist, mut q, mut e) = (Vec::<Vec<f64>>::new(), vec![vec![0.0; d]; parties], vec![0.0; d]);
+        let mut out = Vec::new();
+        for (ut, &k) in u.iter().zip(speakers) {
+            let g_prev = g_hist.last().cloned().unwrap_or(vec![0.0; d]);
+            let g = gru_step(&cell.global, &[ut.clone(), q[k].clone()].concat(), &g_prev);
+            let c = if g_hist.is_empty() {
+                vec![0.0; d]
+            } else {
+                let scores: Vec<f64> = g_hist.iter().map(|gj| gj.iter().zip(&w).map(|(a, b)| a * b).sum()).collect();
+                let max = scores.iter().cloned().fold(f64::MIN, f64::max);
+                let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let total: f64 = exp.iter().sum();
+                (0..d).map(|i| g_hist.iter().zip(&exp).map(|(gj, a)| gj[i] * a / total).sum()).collect()
+            };
+            q[k] = gru_step(&cell.party, &[ut.clone(), c].concat(), &q[k]);
+            e = gru_step(&cell.emotion, &q[k], &e);
+            g_hist.push(g);
+            out.push(e.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn lock_step_chains_match_a_per_dialogue_loop_in_both_directions() {
+        let dev = device();
+        let (d_u, d, parties, lengths, t) = (3, 4, 3, [5usize, 2, 4], 5);
+        let cells = [DialogueRnnCell::new(d_u, d, &dev), DialogueRnnCell::new(d_u, d, &dev)];
+        let x = Tensor::<3>::random([3, t, d_u], Distribution::Normal(0.0, 1.0), &dev);
+        let speakers: Vec<i64> = vec![0, 1, 2, 1, 0, 2, 2, 0, 0, 0, 1, 1, 0, 2, 0];
+        let chains = [
+            Chain { cell: &cells[0], inputs: x.clone(), reverse: false },
+            Chain { cell: &cells[1], inputs: x.clone(), reverse: true },
+        ];
+        let spk = Speakers { ids: &speakers, lengths: &lengths, slots: parties };
+        let outs: Vec<Vec<f32>> = run_dialogue_rnns(&chains, spk, PaddedSteps::Skip).into_iter().map(values).collect();
+        let xs = values(x);
+        for (b, &n) in lengths.iter().enumerate() {
+            let u: Vec<Vec<f64>> = (0..n)
+                .map(|i| xs[(b * t + i) * d_u..(b * t + i + 1) * d_u].iter().map(|&v| v as f64).collect())
+                .collect();
+            let k: Vec<usize> = (0..n).map(|i| speakers[b * t + i] as usize).collect();
+            let forward = naive_dialogue(&cells[0], &u, &k, parties);
+            let (ur, kr): (Vec<_>, Vec<_>) = u.iter().cloned().zip(k.iter().cloned()).rev().unzip();
+            let mut backward = naive_dialogue(&cells[1], &ur, &kr, parties);
+            backward.reverse();
+            for i in 0..t {
+                for j in 0..d {
+                    let at = (b * t + i) * d + j;
+                    let (want_f, want_b) = if i < n { (forward[i][j], backward[i][j]) } else { (0.0, 0.0) };
+                    assert!(
+                        (outs[0][at] as f64 - want_f).abs() < 1e-5,
+                        "forward b{b} t{i}: {} vs {want_f}",
+                        outs[0][at]
+                    );
+                    assert!(
+                        (outs[1][at] as f64 - want_b).abs() < 1e-5,
+                        "backward b{b} t{i}: {} vs {want_b}",
+                        outs[1][at]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reference_padding_runs_padded_steps_but_leaves_real_ones_alone() {
+        let dev = device();
+        let cell = DialogueRnnCell::new(2, 3, &dev);
+        let x = Tensor::<3>::random([2, 4, 2], Distribution::Normal(0.0, 1.0), &dev);
+        let speakers = vec![0i64, 1, 0, 1, 1, 0, 0, 0];
+        let lengths = [4usize, 2];
+        let spk = Speakers { ids: &speakers, lengths: &lengths, slots: 2 };
+        let chains = [Chain { cell: &cell, inputs: x, reverse: false }];
+        let skip = values(run_dialogue_rnns(&chains, spk, PaddedSteps::Skip).remove(0));
+        let reference = values(run_dialogue_rnns(&chains, spk, PaddedSteps::Reference).remove(0));
+        // real steps agree; the second dialogue's padded steps are 0 when skipped and are
+        // the continued recurrence (non-zero) in the reference's mode
+        for (i, (a, b)) in skip.iter().zip(&reference).enumerate() {
+            let (dialogue, step) = (i / 12, (i / 3) % 4);
+            if step < lengths[dialogue] {
+                assert!((a - b).abs() < 1e-6, "element {i}: {a} vs {b}");
+            } else {
+                assert_eq!(*a, 0.0);
+                assert!(b.abs() > 0.0, "element {i} of a padded step should be non-zero in reference mode");
+            }
+        }
+    }
+}

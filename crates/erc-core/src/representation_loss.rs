@@ -109,3 +109,100 @@ pub fn soft_hgr_loss(features: [Tensor<2>; 3]) -> SoftHgr {
     let loss = (mapping.clone() - covariance.clone().div_scalar(2.0)).sum().div_scalar(n as f64).neg();
     SoftHgr { loss, mapping, covariance }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{device, values};
+    use burn::tensor::Distribution;
+
+    /// SWFC written from its definition: a loop over anchors, f64.
+    fn naive_swfc(z: &[f32], n: usize, labels: &[usize], weights: &[f32], tau: f64, gamma: f64) -> f64 {
+        let d = z.len() / n;
+        let unit: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                let row: Vec<f64> = z[i * d..(i + 1) * d].iter().map(|&v| v as f64).collect();
+                let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+                row.iter().map(|v| v / norm).collect()
+            })
+            .collect();
+        let sim = |i: usize, j: usize| unit[i].iter().zip(&unit[j]).map(|(a, b)| a * b).sum::<f64>() / tau;
+        let mut total = 0.0;
+        for i in 0..n {
+            let denominator: f64 = (0..n).filter(|&k| k != i).map(|k| sim(i, k).exp()).sum();
+            let positives: Vec<usize> = (0..n).filter(|&j| j != i && labels[j] == labels[i]).collect();
+            if positives.is_empty() {
+                continue;
+            }
+            let sum: f64 = positives
+                .iter()
+                .map(|&j| {
+                    let p = sim(i, j).exp() / denominator;
+                    (1.0 - p).powf(gamma) * p.ln()
+                })
+                .sum();
+            total += weights[labels[i]] as f64 * sum / positives.len() as f64;
+        }
+        -total / n as f64
+    }
+
+    #[test]
+    fn swfc_matches_its_definition_with_singletons_and_absent_classes() {
+        let dev = device();
+        let labels = [0usize, 2, 2, 3, 0, 2, 1]; // class 1 is a singleton, class 4 absent
+        let weights = swfc_class_weights(&[10.0, 3.0, 20.0, 7.0, 0.0], 1.1);
+        assert!((weights.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(weights[4], 0.0, "a class never seen in training gets weight 0");
+        let z = Tensor::<2>::random([7, 5], Distribution::Normal(0.0, 1.0), &dev);
+        let loss = SwfcLoss { temperature: 0.8, focus: 2.4, class_weights: weights.clone() };
+        let ours = values(loss.forward(z.clone(), &labels))[0] as f64;
+        let want = naive_swfc(&values(z), 7, &labels, &weights, 0.8, 2.4);
+        assert!((ours - want).abs() < 1e-6, "{ours} vs {want}");
+    }
+
+    #[test]
+    fn swfc_stays_finite_where_the_only_other_sample_takes_all_the_mass() {
+        // N = 2 of one class: p_01 = 1 exactly, (1 − p)^γ = 0, and the diagonal is excluded
+        let dev = device().autodiff();
+        let z = Tensor::<2>::random([2, 3], Distribution::Normal(0.0, 1.0), &dev).require_grad();
+        let loss = SwfcLoss { temperature: 1.0, focus: 0.5, class_weights: vec![1.0] }.forward(z.clone(), &[0, 0]);
+        assert!(values(loss.clone())[0].is_finite());
+        let grad = values(z.grad(&loss.backward()).unwrap());
+        assert!(grad.iter().all(|g| g.is_finite()), "{grad:?}");
+    }
+
+    #[test]
+    fn soft_hgr_gram_form_equals_the_sample_covariance_form() {
+        let dev = device();
+        let (n, d) = (6, 4);
+        let xs: Vec<Tensor<2>> = (0..3).map(|_| Tensor::random([n, d], Distribution::Normal(0.5, 1.0), &dev)).collect();
+        let ours = soft_hgr_loss([xs[0].clone(), xs[1].clone(), xs[2].clone()]);
+        let host: Vec<Vec<f64>> = xs.iter().map(|x| values(x.clone()).into_iter().map(f64::from).collect()).collect();
+        // torch.cov(X): rows are variables, centred per row, divided by D − 1: an N × N matrix
+        let cov = |x: &[f64]| {
+            let mean: Vec<f64> = (0..n).map(|i| x[i * d..(i + 1) * d].iter().sum::<f64>() / d as f64).collect();
+            let mut c = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    c[i * n + j] = (0..d).map(|k| (x[i * d + k] - mean[i]) * (x[j * d + k] - mean[j])).sum::<f64>()
+                        / (d - 1) as f64;
+                }
+            }
+            c
+        };
+        let mut loss = 0.0;
+        let (mapping, covariance) = (values(ours.mapping), values(ours.covariance));
+        for (p, (a, b)) in [(0, 1), (0, 2), (1, 2)].into_iter().enumerate() {
+            let m = (0..n * d).map(|k| host[a][k] * host[b][k]).sum::<f64>() / n as f64;
+            let (ca, cb) = (cov(&host[a]), cov(&host[b]));
+            let trace: f64 = (0..n).map(|i| (0..n).map(|j| ca[i * n + j] * cb[j * n + i]).sum::<f64>()).sum();
+            let t = trace / n as f64;
+            assert!((mapping[p] as f64 - m).abs() < 1e-4 * m.abs().max(1.0));
+            assert!((covariance[p] as f64 - t).abs() < 1e-4 * t.abs().max(1.0), "{} vs {t}", covariance[p]);
+            loss += m - t / 2.0;
+        }
+        let loss = -loss / n as f64;
+        let got = values(ours.loss)[0] as f64;
+        assert!((got - loss).abs() < 1e-4 * loss.abs().max(1.0), "{got} vs {loss}");
+    }
+}

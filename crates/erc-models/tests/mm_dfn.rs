@@ -3,34 +3,20 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::{Device, Tensor, TensorData};
-use erc_core::batch::HostBatch;
+mod common;
+
+use common::{backend, device, floats, random_batch, spec};
+
+use burn::tensor::{Tensor, TensorData};
 use erc_core::fusion::DynamicFusionConfig;
 use erc_core::graph::{MultimodalGraph, NodeLayout};
 use erc_core::import::{HostTensor, TensorFile, TorchImporter};
-use erc_core::{BackendKind, DataSpec, DialogueBatch, DialogueModel, ModalityDim};
+use erc_core::{DialogueBatch, DialogueModel};
 use erc_models::mm_dfn::{MmDfn, MmDfnConfig};
 use erc_models::parity::{Fixture, run_parity};
 
 fn fixtures() -> PathBuf {
-    let base = std::env::var_os("ERC_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let dir = base.join("fixtures/mm-dfn");
-    assert!(dir.is_dir(), "{} is missing: the parity fixtures live in ../shared (set ERC_SHARED_DIR)", dir.display());
-    dir
-}
-
-fn backend() -> BackendKind {
-    BackendKind::default_compiled().unwrap()
-}
-
-fn device() -> Device {
-    backend().device().unwrap()
-}
-
-fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().iter::<f32>().collect()
+    common::fixtures("mm-dfn")
 }
 
 #[test]
@@ -66,15 +52,6 @@ fn graph_and_fusion_alone_reproduce_the_reference_stages() {
     let (_, want) = fixture.float("output.gdf_out").unwrap();
     let err = floats(out).iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(err < 1e-4, "fusion output differs by {err}");
-}
-
-fn spec(dims: [(&str, usize); 3], speakers: usize, classes: usize) -> DataSpec {
-    DataSpec {
-        classes: (0..classes).map(|c| c.to_string()).collect(),
-        modalities: dims.iter().map(|(n, d)| ModalityDim { name: n.to_string(), dim: *d }).collect(),
-        num_speakers: speakers,
-        train_class_counts: None,
-    }
 }
 
 #[test]
@@ -145,37 +122,6 @@ fn strict_import_names_missing_and_misshaped_keys() {
     let exported: TensorFile = TensorFile::from_bytes(&imported.param_table().to_tensor_file().to_bytes()).unwrap();
     assert_eq!(exported.get("smax_fc.weight"), params.get("smax_fc.weight"));
     assert!(fresh().import_pytorch(&exported, false).is_ok());
-}
-
-/// Random MM-DFN, random features; `dialogues` as `(length, speakers)`.
-fn random_batch(dialogues: &[(usize, Vec<i64>)], seed: u64, dims: [usize; 3]) -> HostBatch {
-    use std::collections::BTreeMap;
-    let t = dialogues.iter().map(|(n, _)| *n).max().unwrap();
-    let b = dialogues.len();
-    let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
-    };
-    let mut features = BTreeMap::new();
-    for (name, d) in ["text", "audio", "visual"].iter().zip(dims) {
-        let mut values = vec![0f32; b * t * d];
-        for (i, (n, _)) in dialogues.iter().enumerate() {
-            for v in &mut values[i * t * d..(i * t + n) * d] {
-                *v = next();
-            }
-        }
-        features.insert(name.to_string(), (d, values));
-    }
-    let mut speakers = vec![0; b * t];
-    let mut labels = vec![-1; b * t];
-    for (i, (n, spk)) in dialogues.iter().enumerate() {
-        for j in 0..*n {
-            speakers[i * t + j] = spk[j % spk.len()];
-            labels[i * t + j] = (j % 6) as i64;
-        }
-    }
-    HostBatch { features, lengths: dialogues.iter().map(|(n, _)| *n).collect(), speakers, labels, speaker_slots: 3 }
 }
 
 #[test]

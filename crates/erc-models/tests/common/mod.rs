@@ -1,0 +1,75 @@
+//! Helpers shared by the model test files: fixture paths, devices, random batches.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor};
+use erc_core::batch::HostBatch;
+use erc_core::{BackendKind, DataSpec, ModalityDim};
+
+/// The shared parity fixtures of one model (`../shared/fixtures/<model>`, or under `ERC_SHARED_DIR`).
+pub fn fixtures(model: &str) -> PathBuf {
+    let base = std::env::var_os("ERC_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = base.join("fixtures").join(model);
+    assert!(dir.is_dir(), "{} is missing: the parity fixtures live in ../shared (set ERC_SHARED_DIR)", dir.display());
+    dir
+}
+
+/// The first compiled backend.
+pub fn backend() -> BackendKind {
+    BackendKind::default_compiled().unwrap()
+}
+
+/// Its device.
+pub fn device() -> Device {
+    backend().device().unwrap()
+}
+
+/// A tensor's values on the host.
+pub fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}
+
+/// A dataset description with three modalities.
+pub fn spec(dims: [(&str, usize); 3], speakers: usize, classes: usize) -> DataSpec {
+    DataSpec {
+        classes: (0..classes).map(|c| c.to_string()).collect(),
+        modalities: dims.iter().map(|(n, d)| ModalityDim { name: n.to_string(), dim: *d }).collect(),
+        num_speakers: speakers,
+        train_class_counts: None,
+    }
+}
+
+/// Random features for three modalities; `dialogues` as `(length, speakers)` (speakers cycle),
+/// labels `j % 6`, 3 speaker slots.
+pub fn random_batch(dialogues: &[(usize, Vec<i64>)], seed: u64, dims: [usize; 3]) -> HostBatch {
+    use std::collections::BTreeMap;
+    let t = dialogues.iter().map(|(n, _)| *n).max().unwrap();
+    let b = dialogues.len();
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
+    };
+    let mut features = BTreeMap::new();
+    for (name, d) in ["text", "audio", "visual"].iter().zip(dims) {
+        let mut values = vec![0f32; b * t * d];
+        for (i, (n, _)) in dialogues.iter().enumerate() {
+            for v in &mut values[i * t * d..(i * t + n) * d] {
+                *v = next();
+            }
+        }
+        features.insert(name.to_string(), (d, values));
+    }
+    let mut speakers = vec![0; b * t];
+    let mut labels = vec![-1; b * t];
+    for (i, (n, spk)) in dialogues.iter().enumerate() {
+        for j in 0..*n {
+            speakers[i * t + j] = spk[j % spk.len()];
+            labels[i * t + j] = (j % 6) as i64;
+        }
+    }
+    HostBatch { features, lengths: dialogues.iter().map(|(n, _)| *n).collect(), speakers, labels, speaker_slots: 3 }
+}
