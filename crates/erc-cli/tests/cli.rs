@@ -168,11 +168,15 @@ fn errors_are_messages_with_a_nonzero_exit() {
     assert_clean_failure(&erc(&["info", "data"], dir), "disagrees with the manifest");
 }
 
-fn mm_dfn_fixture(case: &str) -> std::path::PathBuf {
+fn fixture(model: &str, case: &str) -> std::path::PathBuf {
     let base = std::env::var_os("ERC_SHARED_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    base.join("fixtures/mm-dfn").join(format!("{case}.safetensors"))
+    base.join("fixtures").join(model).join(format!("{case}.safetensors"))
+}
+
+fn mm_dfn_fixture(case: &str) -> std::path::PathBuf {
+    fixture("mm-dfn", case)
 }
 
 #[test]
@@ -250,4 +254,59 @@ fn mm_dfn_trains_from_its_preset_and_lists_in_models() {
         dir,
     );
     assert_clean_failure(&o, "class weights");
+}
+
+#[test]
+fn multiemo_trains_from_its_preset_and_its_fixtures_pass_parity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for case in ["meld_small", "swfc_loss", "softhgr_loss"] {
+        let o = erc(&["parity", fixture("multiemo", case).to_str().unwrap()], dir);
+        assert!(o.status.success(), "{case}: {}", text(&o));
+        let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!((line["model"].as_str(), line["pass"].as_bool()), (Some("multiemo"), Some(true)), "{line}");
+    }
+    let o = erc(&["synth", "--out", "data", "--shape", "meld", "--dialogues", "12,4,4", "--dims", "8,6,4"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let small = r#"{"d_model": 8, "heads": 2, "d_ff": 16, "fusion_layers": 1, "d_mlp": 8,
+        "context": {"text": "none", "audio": "forward", "visual": "bidirectional"},
+        "loss": {"temperature": 1.4, "focus": 2.0, "sample_weight": 1.2,
+                 "swfc_weight": 0.3, "hgr_weight": 0.3, "ce_weight": 0.4}}"#;
+    let train = |out: &str, config: &str| {
+        erc(
+            &[
+                "train",
+                "--dataset",
+                "data",
+                "--model",
+                "multiemo",
+                "--preset",
+                "meld",
+                "--model-config",
+                config,
+                "--epochs",
+                "2",
+                "--batch-size",
+                "4",
+                "--out",
+                out,
+                "--no-progress",
+            ],
+            dir,
+        )
+    };
+    let o = train("run", small);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/report.json")).unwrap()).unwrap();
+    assert_eq!(report["config"]["model"], "multiemo");
+    assert_eq!(report["epochs"].as_array().unwrap().len(), 2);
+    let o = erc(&["eval", "run/checkpoints/best", "data", "--json"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (a, b) = (eval["metrics"]["accuracy"].as_f64(), report["test"]["metrics"]["accuracy"].as_f64());
+    assert!(a.is_some() && (a.unwrap() - b.unwrap()).abs() < 1e-9, "{eval} vs {}", report["test"]);
+    // d_model not a multiple of heads is a clean error
+    let o = train("bad", &small.replace(r#""heads": 2"#, r#""heads": 3"#));
+    assert_clean_failure(&o, "multiple of heads");
 }

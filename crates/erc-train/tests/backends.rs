@@ -8,7 +8,9 @@ use burn::tensor::Device;
 use erc_core::training::TrainingPreset;
 use erc_core::{BackendKind, DialogueModel};
 use erc_data::{Batcher, Dataset, SynthConfig};
-use erc_models::{BiGruConfig, BiGruModel, MlpConfig, MlpModel, MmDfnConfig, MmDfnModel, ModelFactory};
+use erc_models::{
+    BiGruConfig, BiGruModel, MlpConfig, MlpModel, MmDfnConfig, MmDfnModel, ModelFactory, MultiEmoConfig, MultiEmoModel,
+};
 use erc_train::optim::build_optimizer;
 
 /// Largest absolute difference between two models' log-probabilities on the same dialogues.
@@ -76,4 +78,8 @@ fn flex_and_ndarray_agree_on_forward_and_one_training_step() {
     compare::<MlpModel>(MlpConfig { dropout: 0.0, hidden: 8, ..MlpConfig::default() }, &ds, tmp.path());
     let mm_dfn = MmDfnConfig { dropout: 0.0, gdf_layers: 3, ..MmDfnConfig::meld() };
     compare::<MmDfnModel>(mm_dfn, &ds, tmp.path());
+    let small =
+        MultiEmoConfig { d_model: 8, heads: 2, d_ff: 16, fusion_layers: 2, d_mlp: 8, ..MultiEmoConfig::iemocap() };
+    compare::<MultiEmoModel>(small.clone(), &ds, tmp.path());
+    compare::<MultiEmoModel>(MultiEmoConfig { context: MultiEmoConfig::meld().context, ..small }, &ds, tmp.path());
 }
