@@ -6,7 +6,7 @@
 //! cargo bench --bench mm_dfn
 //! ```
 //! Whole-epoch figures (the comparison with the PyTorch reference) come from
-//! `cargo bench --bench mm_dfn_epoch`.
+//! `cargo bench --bench epoch -- mm-dfn`.
 
 mod common;
 

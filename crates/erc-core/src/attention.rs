@@ -4,16 +4,88 @@
 //! `X ← LN₁(X + MHA₁(X, A))`, `X ← LN₂(X + MHA₂(X, B))`, `X ← LN₃(X + W₂ ReLU(W₁X + b₁) + b₂)`,
 //! and [`CrossModalStack`] stacks such layers with the same `A` and `B` for every layer. Heads
 //! are stored one by one (the reference's parameter layout) and fused into one matrix product
-//! per projection when run. An optional key padding mask keeps padded context steps out of the
-//! softmax.
+//! per projection when run.
+//!
+//! Streams are `[R, d]` row matrices laid out by a [`StreamLayout`]: either every position of
+//! the padded `[B, T]` grid, or only the real utterances (packed), in which case every per-row
+//! product (projections, feed-forward, norms) skips padding and padded steps are masked out of
+//! every softmax as keys.
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, softmax};
-use burn::tensor::{Bool, Device, Tensor};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
+use crate::batch::{index_tensor, packed_rows, utterance_positions};
 use crate::import::{ImportError, TorchParams, import_linear, import_param};
+
+/// How a stream's rows map onto the padded `[B, T]` grid of a batch.
+#[derive(Debug, Clone)]
+pub struct StreamLayout {
+    batch: usize,
+    steps: usize,
+    /// Packed rows: `[B·T]` row of each grid position (padding → row 0) and `[N]` grid position
+    /// of each row. `None`: the rows are the grid itself.
+    packed: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
+    /// `[B, T]`, true at padded steps: keys left out of every softmax.
+    key_padding: Option<Tensor<2, Bool>>,
+    /// Grid position (`b·T + t`) of each row, on the host.
+    positions: Vec<usize>,
+}
+
+impl StreamLayout {
+    /// One row per position of the `[B, T]` grid; attention reads every step as a key (the
+    /// reference's computation).
+    pub fn grid(batch: usize, steps: usize) -> Self {
+        Self { batch, steps, packed: None, key_padding: None, positions: (0..batch * steps).collect() }
+    }
+
+    /// One row per real utterance of dialogues of `lengths` (dialogue by dialogue); padded
+    /// steps are masked out as keys.
+    pub fn packed(lengths: &[usize], device: &Device) -> Self {
+        let steps = lengths.iter().copied().max().unwrap_or(0);
+        let positions = utterance_positions(lengths, steps);
+        let mask: Vec<bool> = lengths.iter().flat_map(|&n| (0..steps).map(move |t| t >= n)).collect();
+        Self {
+            batch: lengths.len(),
+            steps,
+            packed: Some((index_tensor(&packed_rows(lengths, steps), device), index_tensor(&positions, device))),
+            key_padding: Some(Tensor::from_data(TensorData::new(mask, [lengths.len(), steps]), device)),
+            positions,
+        }
+    }
+
+    /// Number of rows `R`.
+    pub fn num_rows(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// Grid position (`b·T + t`) of each row.
+    pub fn positions(&self) -> &[usize] {
+        &self.positions
+    }
+
+    /// `[R, k]` rows on the grid `[B, T, k]` (padded positions of packed rows repeat row 0).
+    pub fn to_grid(&self, rows: Tensor<2>) -> Tensor<3> {
+        let k = rows.dims()[1];
+        let rows = match &self.packed {
+            Some((unpack, _)) => rows.select(0, unpack.clone()),
+            None => rows,
+        };
+        rows.reshape([self.batch, self.steps, k])
+    }
+
+    /// `[B, T, k]` on the grid as the layout's `[R, k]` rows.
+    pub fn to_rows(&self, grid: Tensor<3>) -> Tensor<2> {
+        let k = grid.dims()[2];
+        let flat = grid.reshape([self.batch * self.steps, k]);
+        match &self.packed {
+            Some((_, pack)) => flat.select(0, pack.clone()),
+            None => flat,
+        }
+    }
+}
 
 /// Score given to masked keys: far below any real score, yet finite (no `inf − inf`).
 const MASKED_SCORE: f32 = -1.0e30;
@@ -46,12 +118,16 @@ fn fuse(heads: &[AttentionHead], pick: impl Fn(&AttentionHead) -> &Linear) -> (T
     (weight, bias)
 }
 
-/// `[B, L, d] · [d, H·d_h] + b`, split into heads: `[B, H, L, d_h]`.
-fn project_heads(x: Tensor<3>, (weight, bias): (Tensor<2>, Tensor<1>), heads: usize) -> Tensor<4> {
-    let [b, l, _] = x.dims();
+/// Rows `[R, d] · [d, H·d_h] + b` on the grid, split into heads: `[B, H, T, d_h]`.
+fn project_heads(
+    x: Tensor<2>,
+    (weight, bias): (Tensor<2>, Tensor<1>),
+    heads: usize,
+    layout: &StreamLayout,
+) -> Tensor<4> {
     let width = weight.dims()[1];
-    let y = x.matmul(weight.unsqueeze::<3>()) + bias.unsqueeze::<3>();
-    y.reshape([b, l, heads, width / heads]).swap_dims(1, 2)
+    let y = layout.to_grid(x.matmul(weight) + bias.unsqueeze::<2>());
+    y.reshape([layout.batch, layout.steps, heads, width / heads]).swap_dims(1, 2)
 }
 
 impl CrossModalAttention {
@@ -64,23 +140,23 @@ impl CrossModalAttention {
         }
     }
 
-    /// Attends `x` (`[B, Lq, d]`) to `context` (`[B, Lk, d]`); `key_padding` (`[B, Lk]`, true at
-    /// padded steps) removes context steps from every softmax. Returns `[B, Lq, d]`.
-    pub fn forward(&self, x: Tensor<3>, context: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
+    /// Attends the rows `x` (`[R, d]`) to the rows `context` (`[R, d]`) of the same dialogues:
+    /// each query attends to its own dialogue's steps. Returns `[R, d]`.
+    pub fn forward(&self, x: Tensor<2>, context: Tensor<2>, layout: &StreamLayout) -> Tensor<2> {
         let heads = self.heads.len();
-        let [b, lq, _] = x.dims();
-        let lk = context.dims()[1];
-        let q = project_heads(x, fuse(&self.heads, |h| &h.query), heads);
-        let k = project_heads(context.clone(), fuse(&self.heads, |h| &h.key), heads);
-        let v = project_heads(context, fuse(&self.heads, |h| &h.value), heads);
+        let [b, t] = [layout.batch, layout.steps];
+        let q = project_heads(x, fuse(&self.heads, |h| &h.query), heads, layout);
+        let k = project_heads(context.clone(), fuse(&self.heads, |h| &h.key), heads, layout);
+        let v = project_heads(context, fuse(&self.heads, |h| &h.value), heads, layout);
         let d_head = q.dims()[3];
-        let mut scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d_head as f64).sqrt()); // [B, H, Lq, Lk]
-        if let Some(mask) = key_padding {
-            let mask = mask.clone().reshape([b, 1, 1, lk]).expand([b, heads, lq, lk]);
+        let mut scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d_head as f64).sqrt()); // [B, H, T, T]
+        if let Some(mask) = &layout.key_padding {
+            let mask = mask.clone().reshape([b, 1, 1, t]).expand([b, heads, t, t]);
             scores = scores.mask_fill(mask, MASKED_SCORE);
         }
-        let context = softmax(scores, 3).matmul(v); // [B, H, Lq, d_h]
-        self.projection.forward(context.swap_dims(1, 2).reshape([b, lq, heads * d_head]))
+        let context = softmax(scores, 3).matmul(v); // [B, H, T, d_h]
+        let context = layout.to_rows(context.swap_dims(1, 2).reshape([b, t, heads * d_head]));
+        self.projection.forward(context)
     }
 
     /// Visits the weights under the reference's names below `prefix`
@@ -162,16 +238,10 @@ impl CrossModalLayer {
         }
     }
 
-    /// `x`: `[B, L, d]` query stream; `first`, `second`: `[B, L, d]` context streams.
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        first: Tensor<3>,
-        second: Tensor<3>,
-        key_padding: Option<&Tensor<2, Bool>>,
-    ) -> Tensor<3> {
-        let x = self.norm_first.forward(x.clone() + self.attend_first.forward(x, first, key_padding));
-        let x = self.norm_second.forward(x.clone() + self.attend_second.forward(x, second, key_padding));
+    /// `x`: `[R, d]` query stream; `first`, `second`: `[R, d]` context streams.
+    pub fn forward(&self, x: Tensor<2>, first: Tensor<2>, second: Tensor<2>, layout: &StreamLayout) -> Tensor<2> {
+        let x = self.norm_first.forward(x.clone() + self.attend_first.forward(x, first, layout));
+        let x = self.norm_second.forward(x.clone() + self.attend_second.forward(x, second, layout));
         let ff = self.ff_out.forward(relu(self.ff_in.forward(x.clone())));
         self.norm_ff.forward(x + ff)
     }
@@ -204,19 +274,13 @@ impl CrossModalConfig {
 }
 
 impl CrossModalStack {
-    /// Runs every layer on the query stream `x` with the same contexts; returns each layer's
-    /// output `[B, L, d]` (the last is the stack's output).
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        first: Tensor<3>,
-        second: Tensor<3>,
-        key_padding: Option<&Tensor<2, Bool>>,
-    ) -> Vec<Tensor<3>> {
+    /// Runs every layer on the query rows `x` (`[R, d]`) with the same context rows; returns
+    /// each layer's output `[R, d]` (the last is the stack's output).
+    pub fn forward(&self, x: Tensor<2>, first: Tensor<2>, second: Tensor<2>, layout: &StreamLayout) -> Vec<Tensor<2>> {
         let mut outputs = Vec::with_capacity(self.layers.len());
         let mut x = x;
         for layer in &self.layers {
-            x = layer.forward(x, first.clone(), second.clone(), key_padding);
+            x = layer.forward(x, first.clone(), second.clone(), layout);
             outputs.push(x.clone());
         }
         outputs
@@ -236,39 +300,41 @@ impl CrossModalStack {
 mod tests {
     use super::*;
     use crate::test_util::{device, values};
-    use burn::tensor::{Distribution, TensorData};
+    use burn::tensor::Distribution;
 
     #[test]
-    fn masked_keys_are_ignored_and_fused_heads_match_one_head_at_a_time() {
+    fn packed_rows_ignore_padding_and_fused_heads_match_one_head_at_a_time() {
         let dev = device();
         let stack = CrossModalConfig::new(8, 2, 16, 2).init(&dev);
-        let rand = |l: usize| Tensor::<3>::random([1, l, 8], Distribution::Normal(0.0, 1.0), &dev);
+        let rand = |l: usize| Tensor::<2>::random([l, 8], Distribution::Normal(0.0, 1.0), &dev);
         let (x, a, b) = (rand(3), rand(3), rand(3));
-        let alone = values(stack.forward(x.clone(), a.clone(), b.clone(), None).pop().unwrap());
-        // the same dialogue with two padded steps of garbage, masked
-        let pad =
-            |t: Tensor<3>| Tensor::cat(vec![t, Tensor::random([1, 2, 8], Distribution::Normal(3.0, 2.0), &dev)], 1);
-        let mask = Tensor::<2, Bool>::from_data(TensorData::new(vec![false, false, false, true, true], [1, 5]), &dev);
-        let padded = stack.forward(pad(x.clone()), pad(a.clone()), pad(b.clone()), Some(&mask)).pop().unwrap();
-        let head = values(padded.slice([0..1, 0..3, 0..8]));
-        for (p, q) in alone.iter().zip(&head) {
+        let alone = values(stack.forward(x.clone(), a.clone(), b.clone(), &StreamLayout::grid(1, 3)).pop().unwrap());
+        // the same dialogue packed beside a longer one: its rows are unchanged
+        let other = || rand(5);
+        let packed = StreamLayout::packed(&[5, 3], &dev);
+        let cat = |o: Tensor<2>, t: &Tensor<2>| Tensor::cat(vec![o, t.clone()], 0);
+        let out = stack.forward(cat(other(), &x), cat(other(), &a), cat(other(), &b), &packed).pop().unwrap();
+        let rows = values(out.slice([5..8, 0..8]));
+        for (p, q) in alone.iter().zip(&rows) {
             assert!((p - q).abs() < 1e-5, "{p} vs {q}");
         }
+        assert_eq!(packed.positions(), &[0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(StreamLayout::packed(&[2, 3], &dev).positions(), &[0, 1, 3, 4, 5]);
 
         // one attention block against its heads computed one by one
         let attn = &stack.layers[0].attend_first;
-        let fused = values(attn.forward(x.clone(), a.clone(), None));
-        let per_head: Vec<Tensor<3>> = attn
+        let fused = values(attn.forward(x.clone(), a.clone(), &StreamLayout::grid(1, 3)));
+        let per_head: Vec<Tensor<2>> = attn
             .heads
             .iter()
             .map(|h| {
                 let q = h.query.forward(x.clone());
                 let k = h.key.forward(a.clone());
                 let v = h.value.forward(a.clone());
-                softmax(q.matmul(k.swap_dims(1, 2)).div_scalar(2.0), 2).matmul(v) // scale √d_head = √4
+                softmax(q.matmul(k.transpose()).div_scalar(2.0), 1).matmul(v) // scale √d_head = √4
             })
             .collect();
-        let manual = values(attn.projection.forward(Tensor::cat(per_head, 2)));
+        let manual = values(attn.projection.forward(Tensor::cat(per_head, 1)));
         for (p, q) in fused.iter().zip(&manual) {
             assert!((p - q).abs() < 1e-5, "{p} vs {q}");
         }

@@ -17,8 +17,9 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, relu};
-use burn::tensor::{Device, Tensor};
-use erc_core::attention::{CrossModalConfig, CrossModalStack};
+use burn::tensor::{Device, Tensor, TensorData};
+use erc_core::attention::{CrossModalConfig, CrossModalStack, StreamLayout};
+use erc_core::batch::index_tensor;
 use erc_core::dialogue_rnn::{Chain, DialogueRnnCell, PaddedSteps, Speakers, run_dialogue_rnns};
 use erc_core::import::{ImportError, ParamTable, TensorFile, TorchImporter, TorchParams, import_linear};
 use erc_core::loss::nll_loss;
@@ -223,9 +224,13 @@ pub struct MultiEmo {
     settings: Settings,
 }
 
-/// Everything one forward pass computes, on the padded grid (`[B, T, ·]`, batch-first).
+/// Everything one forward pass computes: per-modality stages on the padded grid (`[B, T, ·]`,
+/// batch-first), fusion and head as rows laid out by [`MultiEmoPass::layout`] (real utterances
+/// only, unless the reference's padded computation was asked for).
 #[derive(Debug, Clone)]
 pub struct MultiEmoPass {
+    /// How the fusion and head rows map onto the grid.
+    pub layout: StreamLayout,
     /// Per modality (text, audio, visual): the projection `[B, T, d]`.
     pub projections: Vec<Tensor<3>>,
     /// Per modality: forward DialogueRNN states `[B, T, d]`, when run.
@@ -234,18 +239,26 @@ pub struct MultiEmoPass {
     pub backward_states: Vec<Option<Tensor<3>>>,
     /// Per modality: the context stream `h` `[B, T, d]`.
     pub contexts: Vec<Tensor<3>>,
-    /// Per fusion stack (text, audio, visual), each layer's output `[B, T, d]`.
-    pub fusion_layers: Vec<Vec<Tensor<3>>>,
-    /// The SWFC feature `z` `[B, T, d]`.
-    pub features: Tensor<3>,
-    /// Logits `[B, T, C]`.
-    pub logits: Tensor<3>,
+    /// Per fusion stack (text, audio, visual), each layer's output `[R, d]`.
+    pub fusion_layers: Vec<Vec<Tensor<2>>>,
+    /// The SWFC feature `z` `[R, d]`.
+    pub features: Tensor<2>,
+    /// Logits `[R, C]`.
+    pub logits: Tensor<2>,
 }
 
 impl MultiEmoPass {
-    /// Per modality, the fused stream (the last layer of its stack) `[B, T, d]`.
-    pub fn fused(&self) -> Vec<Tensor<3>> {
+    /// Per modality, the fused stream (the last layer of its stack) `[R, d]`.
+    pub fn fused(&self) -> Vec<Tensor<2>> {
         self.fusion_layers.iter().map(|layers| layers.last().expect("a stack has layers").clone()).collect()
+    }
+
+    /// The rows (indices into `R`) of the labelled utterances, dialogue by dialogue: the
+    /// reference's "masked" order.
+    pub fn labelled_rows(&self, batch: &DialogueBatch) -> Vec<usize> {
+        let labels = &batch.layout.labels;
+        let positions = self.layout.positions();
+        (0..positions.len()).filter(|&r| labels[positions[r]] != erc_core::PAD_LABEL).collect()
     }
 }
 
@@ -258,12 +271,6 @@ pub struct MultiEmoLosses {
     pub swfc: Tensor<1>,
     /// Cross-entropy.
     pub ce: Tensor<1>,
-}
-
-/// `[B, T, D]` → the rows at `index` of its `[B·T, D]` view.
-fn rows(x: Tensor<3>, index: &Tensor<1, burn::tensor::Int>) -> Tensor<2> {
-    let [b, t, d] = x.dims();
-    x.reshape([b * t, d]).select(0, index.clone())
 }
 
 impl MultiEmo {
@@ -369,43 +376,51 @@ impl MultiEmo {
             .collect();
 
         // Fusion: each stack reads the unfused contexts of the other two modalities
-        let key_padding = match s.padded {
-            PaddedSteps::Skip => Some(batch.padding_mask()),
-            PaddedSteps::Reference => None,
+        let layout = match s.padded {
+            PaddedSteps::Skip => StreamLayout::packed(&layout.lengths, &batch.device()),
+            PaddedSteps::Reference => StreamLayout::grid(batch.batch_size(), batch.max_len()),
         };
-        let fusion_layers: Vec<Vec<Tensor<3>>> = [(0, 1, 2), (1, 0, 2), (2, 0, 1)]
+        let streams: Vec<Tensor<2>> = contexts.iter().map(|c| layout.to_rows(c.clone())).collect();
+        let fusion_layers: Vec<Vec<Tensor<2>>> = [(0, 1, 2), (1, 0, 2), (2, 0, 1)]
             .iter()
             .zip(&self.fusion)
             .map(|(&(q, a, b), stack)| {
-                stack.forward(contexts[q].clone(), contexts[a].clone(), contexts[b].clone(), key_padding.as_ref())
+                stack.forward(streams[q].clone(), streams[a].clone(), streams[b].clone(), &layout)
             })
             .collect();
-        let fused: Vec<Tensor<3>> =
+        let fused: Vec<Tensor<2>> =
             fusion_layers.iter().map(|layers| layers.last().expect("a stack has layers").clone()).collect();
-        let features = self.fc.forward(Tensor::cat(fused, 2));
+        let features = self.fc.forward(Tensor::cat(fused, 1));
         let logits = self.mlp_out.forward(relu(self.mlp_hidden.forward(features.clone())));
-        Ok(MultiEmoPass { projections, forward_states, backward_states, contexts, fusion_layers, features, logits })
+        Ok(MultiEmoPass {
+            layout,
+            projections,
+            forward_states,
+            backward_states,
+            contexts,
+            fusion_layers,
+            features,
+            logits,
+        })
     }
 
     /// The three loss terms over the labelled utterances; `None` when none is labelled.
     pub fn losses(&self, pass: &MultiEmoPass, batch: &DialogueBatch) -> Option<MultiEmoLosses> {
-        let labelled = batch.layout.labelled_rows();
+        let labelled = pass.labelled_rows(batch);
         if labelled.is_empty() {
             return None;
         }
-        let index = batch.labelled_index();
-        let targets: Vec<usize> = labelled.iter().map(|&r| batch.layout.labels[r] as usize).collect();
+        let positions = pass.layout.positions();
+        let targets: Vec<usize> = labelled.iter().map(|&r| batch.layout.labels[positions[r]] as usize).collect();
+        let device = batch.device();
+        let index = index_tensor(&labelled, &device);
+        let pick = |x: &Tensor<2>| x.clone().select(0, index.clone());
         let fused = pass.fused();
-        let hgr = soft_hgr_loss([
-            rows(fused[0].clone(), &index),
-            rows(fused[1].clone(), &index),
-            rows(fused[2].clone(), &index),
-        ]);
-        let swfc = self.settings.swfc.forward(rows(pass.features.clone(), &index), &targets);
-        let log_probs = log_softmax(rows(pass.logits.clone(), &index), 1);
-        let target_tensor = batch.labels.as_ref().expect("labelled rows imply labels");
-        let [b, t] = target_tensor.dims();
-        let target_tensor = target_tensor.clone().reshape([b * t]).select(0, index);
+        let hgr = soft_hgr_loss([pick(&fused[0]), pick(&fused[1]), pick(&fused[2])]);
+        let swfc = self.settings.swfc.forward(pick(&pass.features), &targets);
+        let log_probs = log_softmax(pick(&pass.logits), 1);
+        let target_ids: Vec<i64> = targets.iter().map(|&y| y as i64).collect();
+        let target_tensor = Tensor::from_data(TensorData::new(target_ids, [targets.len()]), &device);
         let ce = nll_loss(log_probs, target_tensor, &targets, None);
         Some(MultiEmoLosses { hgr, swfc, ce })
     }
@@ -498,7 +513,7 @@ impl DialogueModel for MultiEmo {
             }
             None => Vec::new(),
         };
-        Ok(ModelOutput { log_probs: log_softmax(pass.logits, 2), loss_terms })
+        Ok(ModelOutput { log_probs: pass.layout.to_grid(log_softmax(pass.logits, 1)), loss_terms })
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use erc_core::batch::HostBatch;
+use erc_core::batch::{HostBatch, index_tensor};
 use erc_core::representation_loss::{SwfcLoss, soft_hgr_loss, swfc_class_weights};
 use erc_core::{BackendKind, DialogueBatch};
 
@@ -61,10 +61,9 @@ fn batch_from_inputs(fixture: &Fixture, device: &Device) -> Result<DialogueBatch
     DialogueBatch::from_host(host, device).map_err(|e| fixture.error(e.to_string()))
 }
 
-/// `[B, T, D]` rows at the labelled positions, `[N, D]` on the host.
-fn labelled(x: &Tensor<3>, batch: &DialogueBatch) -> (Vec<usize>, Vec<f32>) {
-    let [b, t, d] = x.dims();
-    let rows = x.clone().reshape([b * t, d]).select(0, batch.labelled_index());
+/// Rows of a pass at the labelled utterances, `[N, D]` on the host.
+fn labelled(x: &Tensor<2>, index: &[usize], device: &Device) -> (Vec<usize>, Vec<f32>) {
+    let rows = x.clone().select(0, index_tensor(index, device));
     (rows.dims().to_vec(), host(rows))
 }
 
@@ -85,6 +84,7 @@ fn run_model(fixture: &Fixture, device: &Device) -> Result<ParityReport, ParityE
     let [b, t] = [batch.batch_size(), batch.max_len()];
     let d = config.d_model;
     let seq_first = |x: &Tensor<3>| swap_leading(&host(x.clone()), b, t, x.dims()[2]);
+    let rows = pass.labelled_rows(&batch);
     let mut cmp = Comparator::new(fixture);
     for (m, name) in MODALITIES.iter().enumerate() {
         cmp.output(&format!("proj_{name}"), &[t, b, d], &seq_first(&pass.projections[m]))?;
@@ -96,14 +96,15 @@ fn run_model(fixture: &Fixture, device: &Device) -> Result<ParityReport, ParityE
         }
         cmp.output(&format!("context_{name}"), &[t, b, d], &seq_first(&pass.contexts[m]))?;
         for (l, layer) in pass.fusion_layers[m].iter().enumerate() {
-            cmp.output(&format!("multiattn_{name}_layer{l}"), &[b, t, d], &host(layer.clone()))?;
+            let grid = pass.layout.to_grid(layer.clone());
+            cmp.output(&format!("multiattn_{name}_layer{l}"), &[b, t, d], &host(grid))?;
         }
-        let (shape, values) = labelled(pass.fusion_layers[m].last().expect("layers"), &batch);
+        let (shape, values) = labelled(pass.fusion_layers[m].last().expect("layers"), &rows, device);
         cmp.output(&format!("fused_{name}"), &shape, &values)?;
     }
-    let (shape, values) = labelled(&pass.features, &batch);
+    let (shape, values) = labelled(&pass.features, &rows, device);
     cmp.output("fc_outputs", &shape, &values)?;
-    let (shape, logits) = labelled(&pass.logits, &batch);
+    let (shape, logits) = labelled(&pass.logits, &rows, device);
     cmp.output("logits", &shape, &logits)?;
     let classes = shape[1];
     let pred: Vec<i64> = logits
