@@ -21,10 +21,9 @@ const DIMS: [(&str, usize); 3] = [("text", 768), ("audio", 512), ("visual", 1000
 const DIALOGUES: usize = 32;
 
 fn bench(c: &mut Criterion) {
-    for (preset, dataset, config, classes, slots) in [
-        ("iemocap", "iemocap", MultiEmoConfig::iemocap(), 6, 2),
-        ("meld", "meld", MultiEmoConfig::meld(), 7, 9),
-    ] {
+    for (preset, dataset, config, classes, slots) in
+        [("iemocap", "iemocap", MultiEmoConfig::iemocap(), 6, 2), ("meld", "meld", MultiEmoConfig::meld(), 7, 9)]
+    {
         let spec = DataSpec {
             classes: (0..classes).map(|c| c.to_string()).collect(),
             modalities: DIMS.iter().map(|(n, d)| ModalityDim { name: n.to_string(), dim: *d }).collect(),

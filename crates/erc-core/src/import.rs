@@ -316,6 +316,30 @@ fn torch_shape(value: &AnyTensor, transposed: bool) -> Vec<usize> {
     dims
 }
 
+/// A model whose parameters can be walked in the reference's `state_dict` order under its
+/// PyTorch names; importing reference weights and listing them come with it.
+pub trait TorchNamed: Clone + Sized {
+    /// Visits every parameter (and every parameter the reference creates but never uses) under
+    /// the reference's names, in its order, putting back what the visitor returns.
+    fn visit_torch(self, p: &mut impl TorchParams) -> Result<Self, ImportError>;
+
+    /// Loads reference weights (a `state_dict` in safetensors, names as the reference's).
+    /// Strict: every key must be present with its shape and no other key may be there.
+    fn import_pytorch(self, file: &TensorFile, strict: bool) -> Result<Self, ImportError> {
+        let mut importer = if strict { TorchImporter::strict(file) } else { TorchImporter::lenient(file) };
+        let model = self.visit_torch(&mut importer)?;
+        importer.finish()?;
+        Ok(model)
+    }
+
+    /// The parameters under the reference's names, shapes and order (unused ones included).
+    fn param_table(&self) -> ParamTable {
+        let mut table = ParamTable::default();
+        self.clone().visit_torch(&mut table).expect("recording never fails");
+        table
+    }
+}
+
 /// Replaces parameters with the tensors of a [`TensorFile`]. See the module docs.
 #[derive(Debug)]
 pub struct TorchImporter<'a> {

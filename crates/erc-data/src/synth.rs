@@ -155,7 +155,7 @@ impl SynthConfig {
         if self.persistence < 0.0 || self.contagion < 0.0 || self.persistence + self.contagion > 1.0 {
             return Err(bad("persistence and contagion must be probabilities summing to at most 1".into()));
         }
-        if self.dialogues.iter().any(|&n| n == 0) {
+        if self.dialogues.contains(&0) {
             return Err(bad("every split needs at least one dialogue".into()));
         }
         Ok(())
@@ -169,7 +169,7 @@ impl SynthConfig {
             0 => class - class % 2,
             // pairs (1,2), (3,4), …, and (K-1, 0) when K is even
             1 => match class {
-                0 if k % 2 == 0 => k - 1,
+                0 if k.is_multiple_of(2) => k - 1,
                 0 => 0,
                 c if c % 2 == 0 => c - 1,
                 c => c,

@@ -20,7 +20,7 @@ use burn::tensor::{Device, Tensor};
 use erc_core::batch::index_tensor;
 use erc_core::fusion::{DynamicFusion, DynamicFusionConfig, FusionTrace};
 use erc_core::graph::{MultimodalGraph, NodeLayout};
-use erc_core::import::{ImportError, ParamTable, TensorFile, TorchImporter, TorchParams, import_linear};
+use erc_core::import::{ImportError, TorchNamed, TorchParams, import_linear};
 use erc_core::loss::{focal_loss, labelled_rows};
 use erc_core::rnn::{MaskedBiGru, MaskedBiGruConfig};
 use erc_core::speaker::{SpeakerGroups, speaker_context};
@@ -355,10 +355,12 @@ impl MmDfn {
         let weights = self.settings.class_weights.as_deref();
         Some(focal_loss(rows.log_probs, rows.targets, &rows.targets_host, weights, self.settings.gamma))
     }
+}
 
+impl TorchNamed for MmDfn {
     /// Walks every parameter under the reference's `state_dict` names, in its order,
     /// including the parameters the reference creates but never uses.
-    pub fn visit_torch(self, p: &mut impl TorchParams) -> Result<Self, ImportError> {
+    fn visit_torch(self, p: &mut impl TorchParams) -> Result<Self, ImportError> {
         let s = self.settings.clone();
         let (d, h, c, spk) = (s.d_model, s.graph_hidden, s.num_classes, s.num_speakers);
         let mut projections = Vec::with_capacity(self.projections.len());
@@ -412,22 +414,6 @@ impl MmDfn {
         }
         let classifier = import_linear(p, "smax_fc", self.classifier)?;
         Ok(Self { projections, text_context, speaker_context, fusion, dropout: self.dropout, classifier, settings: s })
-    }
-
-    /// Loads reference weights (a `state_dict` in safetensors, names as the reference's).
-    /// Strict: every key must be present with its shape and no other key may be there.
-    pub fn import_pytorch(self, file: &TensorFile, strict: bool) -> Result<Self, ImportError> {
-        let mut importer = if strict { TorchImporter::strict(file) } else { TorchImporter::lenient(file) };
-        let model = self.visit_torch(&mut importer)?;
-        importer.finish()?;
-        Ok(model)
-    }
-
-    /// The model's parameters under the reference's names, shapes and order (dead ones included).
-    pub fn param_table(&self) -> ParamTable {
-        let mut table = ParamTable::default();
-        self.clone().visit_torch(&mut table).expect("recording never fails");
-        table
     }
 }
 

@@ -21,7 +21,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use erc_core::attention::{CrossModalConfig, CrossModalStack, StreamLayout};
 use erc_core::batch::index_tensor;
 use erc_core::dialogue_rnn::{Chain, DialogueRnnCell, PaddedSteps, Speakers, run_dialogue_rnns};
-use erc_core::import::{ImportError, ParamTable, TensorFile, TorchImporter, TorchParams, import_linear};
+use erc_core::import::{ImportError, TorchNamed, TorchParams, import_linear};
 use erc_core::loss::nll_loss;
 use erc_core::representation_loss::{SoftHgr, SwfcLoss, soft_hgr_loss, swfc_class_weights};
 use erc_core::training::{LrSchedule, OptimizerKind, TrainingPreset};
@@ -279,7 +279,7 @@ impl MultiEmo {
         let invalid = |m: String| Err(ModelError::InvalidConfig(m));
         let dims: Vec<usize> = MODALITIES.iter().map(|m| spec.modality_dim(m)).collect::<Result<_, _>>()?;
         let d = config.d_model;
-        if d < 2 || config.heads == 0 || d % config.heads != 0 {
+        if d < 2 || config.heads == 0 || !d.is_multiple_of(config.heads) {
             return invalid(format!("d_model ({d}) must be at least 2 and a multiple of heads ({})", config.heads));
         }
         if config.fusion_layers == 0 || config.d_ff == 0 || config.d_mlp == 0 {
@@ -432,10 +432,12 @@ impl MultiEmo {
             + losses.swfc.clone().mul_scalar(w_swfc)
             + losses.ce.clone().mul_scalar(w_ce)
     }
+}
 
+impl TorchNamed for MultiEmo {
     /// Walks every parameter under the reference's `state_dict` names, in its order,
     /// including the DialogueRNN parts a preset creates but never runs.
-    pub fn visit_torch(self, p: &mut impl TorchParams) -> Result<Self, ImportError> {
+    fn visit_torch(self, p: &mut impl TorchParams) -> Result<Self, ImportError> {
         let d = self.settings.d_model;
         let mut projections = Vec::with_capacity(3);
         let mut contexts = Vec::with_capacity(3);
@@ -479,23 +481,6 @@ impl MultiEmo {
             mlp_out: import_linear(p, "mlp.linear_2", self.mlp_out)?,
             settings: self.settings,
         })
-    }
-
-    /// Loads reference weights (a `state_dict` in safetensors, names as the reference's).
-    /// Strict: every key must be present with its shape and no other key may be there.
-    pub fn import_pytorch(self, file: &TensorFile, strict: bool) -> Result<Self, ImportError> {
-        let mut importer = if strict { TorchImporter::strict(file) } else { TorchImporter::lenient(file) };
-        let model = self.visit_torch(&mut importer)?;
-        importer.finish()?;
-        Ok(model)
-    }
-
-    /// The model's parameters under the reference's names, shapes and order (unused ones
-    /// included).
-    pub fn param_table(&self) -> ParamTable {
-        let mut table = ParamTable::default();
-        self.clone().visit_torch(&mut table).expect("recording never fails");
-        table
     }
 }
 

@@ -10,7 +10,7 @@ use common::{backend, device, floats, random_batch, spec};
 use burn::tensor::{Tensor, TensorData};
 use erc_core::fusion::DynamicFusionConfig;
 use erc_core::graph::{MultimodalGraph, NodeLayout};
-use erc_core::import::{HostTensor, TensorFile, TorchImporter};
+use erc_core::import::{HostTensor, TensorFile, TorchImporter, TorchNamed};
 use erc_core::{DialogueBatch, DialogueModel};
 use erc_models::mm_dfn::{MmDfn, MmDfnConfig};
 use erc_models::parity::{Fixture, run_parity};
@@ -176,21 +176,5 @@ fn modality_subsets_build_and_run() {
 /// change) must still pass, and the importer must not care which slots are used.
 #[test]
 fn parity_holds_when_speaker_slots_are_relabelled() {
-    let fixture = Fixture::open(&fixtures().join("meld_small.safetensors")).unwrap();
-    let (shape, qmask) = fixture.float("input.qmask").unwrap();
-    let s = shape[2];
-    let mut relabelled = vec![0f32; qmask.len()];
-    for (row, chunk) in qmask.chunks(s).enumerate() {
-        for (slot, v) in chunk.iter().enumerate() {
-            relabelled[row * s + (slot + 4) % s] = *v;
-        }
-    }
-    let mut tensors = fixture.tensors.clone();
-    tensors.insert("input.qmask", HostTensor::Float { shape: shape.to_vec(), values: relabelled });
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("meld_relabelled.safetensors");
-    std::fs::write(&path, tensors.to_bytes()).unwrap();
-    std::fs::copy(fixtures().join("meld_small.json"), path.with_extension("json")).unwrap();
-    let report = run_parity(&path, backend()).unwrap();
-    assert!(report.pass, "{:#?}", report.failures);
+    common::assert_parity_with_relabelled_speakers("mm-dfn", "meld_small", "input.qmask");
 }

@@ -7,7 +7,7 @@ mod common;
 
 use burn::module::Module;
 use common::{backend, device, floats, random_batch, spec};
-use erc_core::import::HostTensor;
+use erc_core::import::{HostTensor, TorchNamed};
 use erc_core::{DialogueBatch, DialogueModel};
 use erc_models::multiemo::{MultiEmo, MultiEmoConfig};
 use erc_models::parity::{Fixture, run_parity};
@@ -163,21 +163,5 @@ fn a_training_batch_gives_three_finite_loss_terms_and_gradients() {
 /// relabelled (the reference treats every slot alike, so its outputs do not change).
 #[test]
 fn parity_holds_when_speaker_slots_are_relabelled() {
-    let fixture = Fixture::open(&fixtures().join("meld_small.safetensors")).unwrap();
-    let (shape, masks) = fixture.float("input.speaker_masks").unwrap();
-    let s = shape[2];
-    let mut relabelled = vec![0f32; masks.len()];
-    for (row, chunk) in masks.chunks(s).enumerate() {
-        for (slot, v) in chunk.iter().enumerate() {
-            relabelled[row * s + (slot + 4) % s] = *v;
-        }
-    }
-    let mut tensors = fixture.tensors.clone();
-    tensors.insert("input.speaker_masks", HostTensor::Float { shape: shape.to_vec(), values: relabelled });
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("meld_relabelled.safetensors");
-    std::fs::write(&path, tensors.to_bytes()).unwrap();
-    std::fs::copy(fixtures().join("meld_small.json"), path.with_extension("json")).unwrap();
-    let report = run_parity(&path, backend()).unwrap();
-    assert!(report.pass, "{:#?}", report.failures);
+    common::assert_parity_with_relabelled_speakers("multiemo", "meld_small", "input.speaker_masks");
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use burn::tensor::Tensor;
 use erc_core::batch::HostBatch;
+use erc_core::import::TorchNamed;
 use erc_core::{BackendKind, DialogueBatch, PAD_LABEL};
 
 use super::{Comparator, Fixture, ParityError, ParityReport, host, param_grads, swap_leading};

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use erc_core::batch::{HostBatch, index_tensor};
+use erc_core::import::TorchNamed;
 use erc_core::representation_loss::{SwfcLoss, soft_hgr_loss, swfc_class_weights};
 use erc_core::{BackendKind, DialogueBatch};
 
@@ -70,7 +71,7 @@ fn labelled(x: &Tensor<2>, index: &[usize], device: &Device) -> (Vec<usize>, Vec
 /// A scalar output, compared under the reference's shape (`[]` or `[1]`).
 fn scalar(cmp: &mut Comparator<'_>, fixture: &Fixture, name: &str, value: Tensor<1>) -> Result<(), ParityError> {
     let (shape, _) = fixture.float(&format!("output.{name}"))?;
-    cmp.output(name, &shape.to_vec(), &host(value))
+    cmp.output(name, shape, &host(value))
 }
 
 fn run_model(fixture: &Fixture, device: &Device) -> Result<ParityReport, ParityError> {

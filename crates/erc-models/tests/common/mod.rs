@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor};
 use erc_core::batch::HostBatch;
+use erc_core::import::HostTensor;
 use erc_core::{BackendKind, DataSpec, ModalityDim};
+use erc_models::parity::{Fixture, run_parity};
 
 /// The shared parity fixtures of one model (`../shared/fixtures/<model>`, or under `ERC_SHARED_DIR`).
 pub fn fixtures(model: &str) -> PathBuf {
@@ -72,4 +74,27 @@ pub fn random_batch(dialogues: &[(usize, Vec<i64>)], seed: u64, dims: [usize; 3]
         }
     }
     HostBatch { features, lengths: dialogues.iter().map(|(n, _)| *n).collect(), speakers, labels, speaker_slots: 3 }
+}
+
+/// A fixture the generator could have written for another speaker pattern: `case` of `model`
+/// with its speaker one-hot `input` (`[.., S]`) relabelled slot `k → (k + 4) mod S`. The
+/// references run every slot alike, so their outputs do not change; parity must still pass.
+pub fn assert_parity_with_relabelled_speakers(model: &str, case: &str, input: &str) {
+    let fixture = Fixture::open(&fixtures(model).join(format!("{case}.safetensors"))).unwrap();
+    let (shape, one_hot) = fixture.float(input).unwrap();
+    let s = shape[shape.len() - 1];
+    let mut relabelled = vec![0f32; one_hot.len()];
+    for (row, chunk) in one_hot.chunks(s).enumerate() {
+        for (slot, v) in chunk.iter().enumerate() {
+            relabelled[row * s + (slot + 4) % s] = *v;
+        }
+    }
+    let mut tensors = fixture.tensors.clone();
+    tensors.insert(input, HostTensor::Float { shape: shape.to_vec(), values: relabelled });
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join(format!("{case}_relabelled.safetensors"));
+    std::fs::write(&path, tensors.to_bytes()).unwrap();
+    std::fs::copy(fixtures(model).join(format!("{case}.json")), path.with_extension("json")).unwrap();
+    let report = run_parity(&path, backend()).unwrap();
+    assert!(report.pass, "{:#?}", report.failures);
 }
