@@ -126,27 +126,10 @@ fn strict_import_names_missing_and_misshaped_keys() {
 
 #[test]
 fn a_dialogues_log_probs_do_not_depend_on_its_batch() {
-    let d = device();
-    let dims = [12, 10, 8];
     let spec = spec([("text", 12), ("audio", 10), ("visual", 8)], 3, 6);
     let config = MmDfnConfig { gdf_layers: 4, dropout: 0.0, ..MmDfnConfig::iemocap() };
-    let model = MmDfn::new(&config, &spec, &d).unwrap();
-    let target = (5, vec![0, 1, 1, 0, 2]);
-    // the same dialogue features: generate the batch, then cut the target's rows out alone
-    let batch = random_batch(&[(9, vec![1, 0]), target.clone(), (12, vec![2, 2, 0])], 7, dims);
-    let mut alone = batch.clone();
-    let t = 12;
-    for (dim, values) in alone.features.values_mut() {
-        *values = values[t * *dim..(t + 5) * *dim].to_vec();
-    }
-    alone.lengths = vec![5];
-    alone.speakers = batch.speakers[t..t + 5].to_vec();
-    alone.labels = batch.labels[t..t + 5].to_vec();
-    let out_batch = model.forward(&DialogueBatch::from_host(batch, &d).unwrap()).unwrap().log_probs;
-    let out_alone = model.forward(&DialogueBatch::from_host(alone, &d).unwrap()).unwrap().log_probs;
-    let in_batch = floats(out_batch.slice([1..2, 0..5]));
-    let by_itself = floats(out_alone);
-    let err = in_batch.iter().zip(&by_itself).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let (alone, in_batch) = common::alone_and_in_batch(&MmDfn::new(&config, &spec, &device()).unwrap());
+    let err = common::max_diff(&alone, &in_batch);
     assert!(err <= 1e-5, "log-probs differ by {err} between the dialogue alone and in a padded batch");
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 mod common;
 
 use burn::module::Module;
-use common::{backend, device, floats, random_batch, spec};
+use common::{backend, device, floats, max_diff, random_batch, spec};
 use erc_core::import::{HostTensor, TorchNamed};
 use erc_core::{DialogueBatch, DialogueModel};
 use erc_models::multiemo::{MultiEmo, MultiEmoConfig};
@@ -98,25 +98,8 @@ fn small_config() -> MultiEmoConfig {
 
 /// The target dialogue's log-probs alone and inside a padded batch: `(alone, in batch)`.
 fn alone_and_in_batch(config: &MultiEmoConfig) -> (Vec<f32>, Vec<f32>) {
-    let d = device();
     let spec = spec([("text", 12), ("audio", 10), ("visual", 8)], 3, 6);
-    let model = MultiEmo::new(config, &spec, &d).unwrap();
-    let batch = random_batch(&[(9, vec![1, 0]), (5, vec![0, 1, 1, 0, 2]), (12, vec![2, 2, 0])], 7, [12, 10, 8]);
-    let mut alone = batch.clone();
-    let t = 12;
-    for (dim, values) in alone.features.values_mut() {
-        *values = values[t * *dim..(t + 5) * *dim].to_vec();
-    }
-    alone.lengths = vec![5];
-    alone.speakers = batch.speakers[t..t + 5].to_vec();
-    alone.labels = batch.labels[t..t + 5].to_vec();
-    let out_batch = model.forward(&DialogueBatch::from_host(batch, &d).unwrap()).unwrap().log_probs;
-    let out_alone = model.forward(&DialogueBatch::from_host(alone, &d).unwrap()).unwrap().log_probs;
-    (floats(out_alone), floats(out_batch.slice([1..2, 0..5])))
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    common::alone_and_in_batch(&MultiEmo::new(config, &spec, &device()).unwrap())
 }
 
 #[test]

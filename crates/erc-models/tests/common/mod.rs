@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use burn::tensor::{Device, Tensor};
 use erc_core::batch::HostBatch;
 use erc_core::import::HostTensor;
-use erc_core::{BackendKind, DataSpec, ModalityDim};
+use erc_core::{BackendKind, DataSpec, DialogueBatch, DialogueModel, ModalityDim};
 use erc_models::parity::{Fixture, run_parity};
 
 /// The shared parity fixtures of one model (`../shared/fixtures/<model>`, or under `ERC_SHARED_DIR`).
@@ -97,4 +97,28 @@ pub fn assert_parity_with_relabelled_speakers(model: &str, case: &str, input: &s
     std::fs::copy(fixtures(model).join(format!("{case}.json")), path.with_extension("json")).unwrap();
     let report = run_parity(&path, backend()).unwrap();
     assert!(report.pass, "{:#?}", report.failures);
+}
+
+/// A model's log-probabilities for one dialogue (5 utterances) run alone and inside a padded
+/// batch with a shorter and a longer dialogue (features from [`random_batch`], widths 12/10/8,
+/// 3 speakers, 6 classes): `(alone, in batch)`.
+pub fn alone_and_in_batch(model: &impl DialogueModel) -> (Vec<f32>, Vec<f32>) {
+    let d = device();
+    let batch = random_batch(&[(9, vec![1, 0]), (5, vec![0, 1, 1, 0, 2]), (12, vec![2, 2, 0])], 7, [12, 10, 8]);
+    let mut alone = batch.clone();
+    let t = 12;
+    for (dim, values) in alone.features.values_mut() {
+        *values = values[t * *dim..(t + 5) * *dim].to_vec();
+    }
+    alone.lengths = vec![5];
+    alone.speakers = batch.speakers[t..t + 5].to_vec();
+    alone.labels = batch.labels[t..t + 5].to_vec();
+    let out_batch = model.forward(&DialogueBatch::from_host(batch, &d).unwrap()).unwrap().log_probs;
+    let out_alone = model.forward(&DialogueBatch::from_host(alone, &d).unwrap()).unwrap().log_probs;
+    (floats(out_alone), floats(out_batch.slice([1..2, 0..5])))
+}
+
+/// Largest absolute elementwise difference.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
