@@ -286,10 +286,10 @@ impl MultiEmo {
             return invalid("fusion_layers, d_ff and d_mlp must be positive".into());
         }
         let l = &config.loss;
-        let positive = [l.temperature, l.focus + 1.0, l.sample_weight + 1.0];
-        if positive.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+        let finite = [l.temperature, l.focus, l.sample_weight, l.swfc_weight, l.hgr_weight, l.ce_weight];
+        if finite.iter().any(|v| !v.is_finite()) || l.temperature <= 0.0 || l.focus < 0.0 || l.sample_weight < 0.0 {
             return invalid(format!(
-                "need temperature > 0, focus ≥ 0 and sample_weight ≥ 0 (got {}, {}, {})",
+                "need finite loss settings with temperature > 0, focus ≥ 0 and sample_weight ≥ 0 (got {}, {}, {})",
                 l.temperature, l.focus, l.sample_weight
             ));
         }

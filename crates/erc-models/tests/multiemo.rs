@@ -148,3 +148,26 @@ fn a_training_batch_gives_three_finite_loss_terms_and_gradients() {
 fn parity_holds_when_speaker_slots_are_relabelled() {
     common::assert_parity_with_relabelled_speakers("multiemo", "meld_small", "input.speaker_masks");
 }
+
+#[test]
+fn bad_configurations_and_data_are_clear_errors() {
+    let d = device();
+    let spec3 = spec([("text", 12), ("audio", 10), ("visual", 8)], 3, 6);
+    let err =
+        |config: MultiEmoConfig, spec: &erc_core::DataSpec| MultiEmo::new(&config, spec, &d).unwrap_err().to_string();
+    assert!(err(MultiEmoConfig { heads: 3, ..small_config() }, &spec3).contains("multiple of heads"));
+    let mut negative = small_config();
+    negative.loss.focus = -0.5;
+    assert!(err(negative, &spec3).contains("focus ≥ 0"));
+    let mut counts = small_config();
+    counts.loss.class_counts = Some(vec![1.0; 4]);
+    assert!(err(counts, &spec3).contains("class_counts needs 6"));
+    let text_only = spec([("text", 12), ("words", 10), ("pixels", 8)], 3, 6);
+    assert!(err(small_config(), &text_only).contains("`audio`"));
+    // the reference configuration refuses what its scripts never run
+    let fixture = Fixture::open(&fixtures().join("iemocap_small.safetensors")).unwrap();
+    let mut config = fixture.meta["config"].clone();
+    config["listener_state"] = serde_json::Value::Bool(true);
+    let refused = MultiEmoConfig::from_reference(&config).unwrap_err().to_string();
+    assert!(refused.contains("listener_state"), "{refused}");
+}
