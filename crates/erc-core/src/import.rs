@@ -221,13 +221,15 @@ impl TensorFile {
     }
 }
 
-/// A parameter tensor of rank 1 or 2, as a visitor sees it.
+/// A parameter tensor of rank 1, 2 or 3, as a visitor sees it.
 #[derive(Debug, Clone)]
 pub enum AnyTensor {
     /// A vector (biases).
     R1(Tensor<1>),
     /// A matrix (weights).
     R2(Tensor<2>),
+    /// A rank-3 tensor (e.g. a learned `[1, 1, d]` token).
+    R3(Tensor<3>),
 }
 
 impl AnyTensor {
@@ -235,6 +237,7 @@ impl AnyTensor {
         match self {
             Self::R1(t) => t.dims().to_vec(),
             Self::R2(t) => t.dims().to_vec(),
+            Self::R3(t) => t.dims().to_vec(),
         }
     }
 }
@@ -254,7 +257,7 @@ impl ParamTensor for Tensor<1> {
     fn unwrap_any(any: AnyTensor) -> Option<Self> {
         match any {
             AnyTensor::R1(t) => Some(t),
-            AnyTensor::R2(_) => None,
+            _ => None,
         }
     }
 }
@@ -266,7 +269,19 @@ impl ParamTensor for Tensor<2> {
     fn unwrap_any(any: AnyTensor) -> Option<Self> {
         match any {
             AnyTensor::R2(t) => Some(t),
-            AnyTensor::R1(_) => None,
+            _ => None,
+        }
+    }
+}
+
+impl ParamTensor for Tensor<3> {
+    fn wrap(self) -> AnyTensor {
+        AnyTensor::R3(self)
+    }
+    fn unwrap_any(any: AnyTensor) -> Option<Self> {
+        match any {
+            AnyTensor::R3(t) => Some(t),
+            _ => None,
         }
     }
 }
@@ -401,10 +416,12 @@ fn tensor_like(values: &[f32], shape: &[usize], like: &AnyTensor, transposed: bo
             let m = Tensor::<2>::from_data(data, device);
             (AnyTensor::R2(if transposed { m.transpose() } else { m }), t.is_require_grad())
         }
+        AnyTensor::R3(t) => (AnyTensor::R3(Tensor::from_data(data, device)), t.is_require_grad()),
     };
     match (value, grad) {
         (AnyTensor::R1(t), true) => AnyTensor::R1(t.require_grad()),
         (AnyTensor::R2(t), true) => AnyTensor::R2(t.require_grad()),
+        (AnyTensor::R3(t), true) => AnyTensor::R3(t.require_grad()),
         (v, false) => v,
     }
 }
@@ -413,6 +430,7 @@ fn device_of(t: &AnyTensor) -> Device {
     match t {
         AnyTensor::R1(t) => t.device(),
         AnyTensor::R2(t) => t.device(),
+        AnyTensor::R3(t) => t.device(),
     }
 }
 
@@ -486,6 +504,7 @@ fn host_values(t: &AnyTensor, transposed: bool) -> Vec<f32> {
         AnyTensor::R1(t) => t.to_data().iter::<f32>().collect(),
         AnyTensor::R2(t) if transposed => t.clone().transpose().into_data().iter::<f32>().collect(),
         AnyTensor::R2(t) => t.to_data().iter::<f32>().collect(),
+        AnyTensor::R3(t) => t.to_data().iter::<f32>().collect(),
     }
 }
 

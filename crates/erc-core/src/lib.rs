@@ -5,7 +5,7 @@
 //! ([`batch`]), the model contract ([`model`]), losses ([`loss`]), metrics ([`metrics`]),
 //! reusable layers (recurrent cells [`rnn`], speaker-level context [`speaker`], dialogue graphs
 //! [`graph`], graph-based dynamic fusion [`fusion`], DialogueRNN context [`dialogue_rnn`],
-//! cross-modal attention [`attention`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
+//! cross-modal attention [`attention`], MALN's transformer blocks [`transformer`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
 //! ([`import`]) and the serialisable training hyper-parameters that model presets carry
 //! ([`training`]).
 
@@ -25,6 +25,7 @@ pub mod speaker;
 #[cfg(test)]
 mod test_util;
 pub mod training;
+pub mod transformer;
 
 /// The burn version this workspace is built against, re-exported so downstream crates
 /// use exactly the same one.

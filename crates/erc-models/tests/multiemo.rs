@@ -137,6 +137,7 @@ fn a_training_batch_gives_three_finite_loss_terms_and_gradients() {
         let finite = match entry {
             erc_core::import::AnyTensor::R1(p) => p.grad(&grads).map(|g| floats(g).iter().all(|v| v.is_finite())),
             erc_core::import::AnyTensor::R2(p) => p.grad(&grads).map(|g| floats(g).iter().all(|v| v.is_finite())),
+            erc_core::import::AnyTensor::R3(p) => p.grad(&grads).map(|g| floats(g).iter().all(|v| v.is_finite())),
         };
         assert_ne!(finite, Some(false));
     }

@@ -376,6 +376,7 @@ pub(crate) fn param_grads(table: &ParamTable, grads: &Gradients) -> BTreeMap<Str
         let values = match tensor {
             AnyTensor::R1(p) => p.grad(grads).map(host),
             AnyTensor::R2(p) => p.grad(grads).map(|g| host(if entry.transposed { g.transpose() } else { g })),
+            AnyTensor::R3(p) => p.grad(grads).map(host),
         };
         if let Some(values) = values {
             out.insert(entry.name.clone(), (entry.shape.clone(), values));

@@ -1,0 +1,226 @@
+//! MALN's transformer blocks (Ren et al., TCSVT 2023): attention with full-width query, key and
+//! value maps and **no output projection**, a post-LayerNorm encoder layer, and the
+//! speaker-characteristic CLS encoder (SCLM) that summarises a whole dialogue in one vector.
+//! Parameter names follow the reference (`self_attention.{query,key,value}`, `fc.0`, `fc.2`,
+//! `norm1`, `norm2`, `cls_token`, `pos_encoder`, `norm`).
+
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
+
+use crate::attention::import_layer_norm;
+use crate::import::{ImportError, TorchParams, import_linear, import_param};
+
+/// Score given to masked keys: far below any real score, yet finite.
+const MASKED_SCORE: f32 = -1.0e30;
+
+/// Multi-head attention with full-width affine query, key and value maps, the width split into
+/// heads, dropout on the attention weights, and the heads concatenated (no output projection).
+#[derive(Module, Debug)]
+pub struct AffineAttention {
+    /// `query`: `w → w`.
+    pub query: Linear,
+    /// `key`: `w → w`.
+    pub key: Linear,
+    /// `value`: `w → w`.
+    pub value: Linear,
+    dropout: Dropout,
+    #[module(skip)]
+    heads: usize,
+}
+
+impl AffineAttention {
+    /// Fresh weights for streams of width `width` split into `heads` heads (`heads` must divide
+    /// `width`), with attention-weight dropout `dropout`.
+    pub fn new(width: usize, heads: usize, dropout: f64, device: &Device) -> Self {
+        assert!(heads > 0 && width.is_multiple_of(heads), "heads ({heads}) must divide the width ({width})");
+        let linear = || LinearConfig::new(width, width).init(device);
+        Self { query: linear(), key: linear(), value: linear(), dropout: DropoutConfig::new(dropout).init(), heads }
+    }
+
+    /// `x` (`[B, Lq, w]`) attends to `context` (`[B, Lk, w]`); `key_padding` (`[B, Lk]`, true at
+    /// padded steps) keeps those steps out of every softmax. Returns `[B, Lq, w]`.
+    pub fn forward(&self, x: Tensor<3>, context: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
+        let [b, lq, w] = x.dims();
+        let lk = context.dims()[1];
+        let h = self.heads;
+        let split = |t: Tensor<3>, l: usize| t.reshape([b, l, h, w / h]).swap_dims(1, 2); // [B, h, L, w/h]
+        let q = split(self.query.forward(x), lq);
+        let k = split(self.key.forward(context.clone()), lk);
+        let v = split(self.value.forward(context), lk);
+        let mut scores = q.matmul(k.swap_dims(2, 3)).div_scalar(((w / h) as f64).sqrt()); // [B, h, Lq, Lk]
+        if let Some(mask) = key_padding {
+            scores = scores.mask_fill(mask.clone().reshape([b, 1, 1, lk]).expand([b, h, lq, lk]), MASKED_SCORE);
+        }
+        let weights = self.dropout.forward(softmax(scores, 3));
+        weights.matmul(v).swap_dims(1, 2).reshape([b, lq, w])
+    }
+
+    /// Visits `prefix.{query,key,value}.{weight,bias}`.
+    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        Ok(Self {
+            query: import_linear(p, &format!("{prefix}.query"), self.query)?,
+            key: import_linear(p, &format!("{prefix}.key"), self.key)?,
+            value: import_linear(p, &format!("{prefix}.value"), self.value)?,
+            ..self
+        })
+    }
+}
+
+/// A post-LayerNorm self-attention layer with a two-linear feed-forward block:
+/// `H¹ = LN₁(Z + Drop(MHA(Z, Z)))`, `H² = LN₂(H¹ + Drop(W₂ ReLU(W₁ H¹ + b₁) + b₂))`.
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    /// `self_attention`.
+    pub self_attention: AffineAttention,
+    /// `fc.0`: `w → d_ff`.
+    pub ff_in: Linear,
+    /// `fc.2`: `d_ff → w`.
+    pub ff_out: Linear,
+    /// `norm1`.
+    pub norm1: LayerNorm,
+    /// `norm2`.
+    pub norm2: LayerNorm,
+    dropout: Dropout,
+}
+
+impl EncoderLayer {
+    /// Fresh weights: width `width`, `heads` heads, feed-forward width `d_ff`, dropout `dropout`
+    /// on the attention weights and on both residual branches.
+    pub fn new(width: usize, heads: usize, d_ff: usize, dropout: f64, device: &Device) -> Self {
+        let norm = || LayerNormConfig::new(width).init(device);
+        Self {
+            self_attention: AffineAttention::new(width, heads, dropout, device),
+            ff_in: LinearConfig::new(width, d_ff).init(device),
+            ff_out: LinearConfig::new(d_ff, width).init(device),
+            norm1: norm(),
+            norm2: norm(),
+            dropout: DropoutConfig::new(dropout).init(),
+        }
+    }
+
+    /// `z`: `[B, L, w]` → `[B, L, w]`.
+    pub fn forward(&self, z: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
+        let attended = self.self_attention.forward(z.clone(), z.clone(), key_padding);
+        let h1 = self.norm1.forward(z + self.dropout.forward(attended));
+        let ff = self.ff_out.forward(relu(self.ff_in.forward(h1.clone())));
+        self.norm2.forward(h1 + self.dropout.forward(ff))
+    }
+
+    /// Visits the layer's weights below `prefix`.
+    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        Ok(Self {
+            self_attention: self.self_attention.visit_torch(p, &format!("{prefix}.self_attention"))?,
+            ff_in: import_linear(p, &format!("{prefix}.fc.0"), self.ff_in)?,
+            ff_out: import_linear(p, &format!("{prefix}.fc.2"), self.ff_out)?,
+            norm1: import_layer_norm(p, &format!("{prefix}.norm1"), self.norm1)?,
+            norm2: import_layer_norm(p, &format!("{prefix}.norm2"), self.norm2)?,
+            dropout: self.dropout,
+        })
+    }
+}
+
+/// MALN's speaker-characteristic encoder: a learned CLS vector prepended to a dialogue's
+/// utterances, learned positions `0..=L`, an input LayerNorm, one [`EncoderLayer`] and an outer
+/// residual; the CLS row is the dialogue's summary.
+///
+/// `Z⁰ = LN₀([c; X] + P[0..=L])`, `Z = Z⁰ + Layer(Z⁰)`, output `Z[:, 0]`.
+#[derive(Module, Debug)]
+pub struct ClsEncoder {
+    /// `cls_token`: `[1, 1, w]`.
+    pub cls: Param<Tensor<3>>,
+    /// `pos_encoder`: `[max_positions, w]`.
+    pub positions: Embedding,
+    /// `norm`: the input LayerNorm.
+    pub norm: LayerNorm,
+    /// `encoder.layers.0`.
+    pub layer: EncoderLayer,
+}
+
+impl ClsEncoder {
+    /// Fresh weights (CLS and positions `N(0, 1)`, as the reference initialises them).
+    pub fn new(width: usize, d_ff: usize, max_positions: usize, dropout: f64, device: &Device) -> Self {
+        Self {
+            cls: Param::from_tensor(Tensor::random([1, 1, width], Distribution::Normal(0.0, 1.0), device)),
+            positions: EmbeddingConfig::new(max_positions, width).init(device),
+            norm: LayerNormConfig::new(width).init(device),
+            layer: EncoderLayer::new(width, 1, d_ff, dropout, device),
+        }
+    }
+
+    /// Longest dialogue the position table covers (`max_positions − 1` utterances).
+    pub fn max_len(&self) -> usize {
+        self.positions.weight.dims()[0] - 1
+    }
+
+    /// `x`: `[B, L, w]` utterances (with `L` at most [`ClsEncoder::max_len`]); `key_padding`:
+    /// `[B, L]`, true at padded steps (the CLS row is never masked). Returns `[B, w]`.
+    pub fn forward(&self, x: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<2> {
+        let [b, l, w] = x.dims();
+        let device = x.device();
+        let cls = self.cls.val().expand([b, 1, w]);
+        let ids: Vec<i64> = (0..=l as i64).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, l + 1]), &device);
+        let z0 = self.norm.forward(Tensor::cat(vec![cls, x], 1) + self.positions.forward(ids));
+        let mask = key_padding.map(|m| {
+            let never = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; b], [b, 1]), &device);
+            Tensor::cat(vec![never, m.clone()], 1)
+        });
+        let z = z0.clone() + self.layer.forward(z0, mask.as_ref());
+        z.slice([0..b, 0..1, 0..w]).reshape([b, w])
+    }
+
+    /// Visits `prefix.cls_token`, `prefix.pos_encoder.weight`, `prefix.norm.*`,
+    /// `prefix.encoder.layers.0.*` and the unused `prefix.decoder.*`.
+    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        let width = self.cls.dims()[2];
+        let cls = import_param(p, &format!("{prefix}.cls_token"), self.cls, false)?;
+        let mut positions = self.positions;
+        positions.weight = import_param(p, &format!("{prefix}.pos_encoder.weight"), positions.weight, false)?;
+        let norm = import_layer_norm(p, &format!("{prefix}.norm"), self.norm)?;
+        let layer = self.layer.visit_torch(p, &format!("{prefix}.encoder.layers.0"))?;
+        p.unused(&format!("{prefix}.decoder.weight"), &[1, width])?;
+        p.unused(&format!("{prefix}.decoder.bias"), &[1])?;
+        Ok(Self { cls, positions, norm, layer })
+    }
+}
+
+/// Gradient reversal: the identity in the forward pass, `−λ ×` the gradient in the backward
+/// pass (`x·(−λ) + x̄·(1 + λ)`, with `x̄` detached).
+pub fn grad_reverse<const D: usize>(x: Tensor<D>, lambda: f64) -> Tensor<D> {
+    x.clone().mul_scalar(-lambda) + x.detach().mul_scalar(1.0 + lambda)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{device, values};
+
+    #[test]
+    fn gradient_reversal_is_the_identity_forward_and_negates_gradients() {
+        let dev = device().autodiff();
+        let x = Tensor::<1>::from_data(TensorData::new(vec![0.5f32, -2.0, 3.0], [3]), &dev).require_grad();
+        let y = grad_reverse(x.clone(), 1.0);
+        assert_eq!(values(y.clone()), vec![0.5, -2.0, 3.0]);
+        let grads = (y * Tensor::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &dev)).sum().backward();
+        assert_eq!(values(x.grad(&grads).unwrap()), vec![-1.0, -2.0, -3.0]);
+    }
+
+    #[test]
+    fn cls_summary_ignores_masked_padding() {
+        let dev = device();
+        let encoder = ClsEncoder::new(8, 16, 12, 0.0, &dev);
+        let x = Tensor::<3>::random([1, 4, 8], Distribution::Normal(0.0, 1.0), &dev);
+        let alone = values(encoder.forward(x.clone(), None));
+        let padded = Tensor::cat(vec![x, Tensor::random([1, 3, 8], Distribution::Normal(2.0, 1.0), &dev)], 1);
+        let mask = Tensor::<2, Bool>::from_data(
+            TensorData::new(vec![false, false, false, false, true, true, true], [1, 7]),
+            &dev,
+        );
+        let masked = values(encoder.forward(padded, Some(&mask)));
+        for (a, b) in alone.iter().zip(&masked) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+}

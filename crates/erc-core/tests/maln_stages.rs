@@ -1,0 +1,59 @@
+//! MALN stages built from erc-core parts against the reference fixture's intermediates: the six
+//! speaker-characteristic CLS encoders (SCLM).
+
+use std::path::PathBuf;
+
+use burn::tensor::{Tensor, TensorData};
+use erc_core::BackendKind;
+use erc_core::import::{HostTensor, TensorFile, TorchImporter};
+use erc_core::transformer::ClsEncoder;
+
+fn fixture() -> TensorFile {
+    let base = std::env::var_os("ERC_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let path = base.join("fixtures/maln/iemocap_small.safetensors");
+    TensorFile::read(&path)
+        .unwrap_or_else(|e| panic!("{e}: the parity fixtures live in ../shared (set ERC_SHARED_DIR)"))
+}
+
+fn float<'a>(file: &'a TensorFile, name: &str) -> (&'a [usize], &'a [f32]) {
+    match file.get(name) {
+        Some(HostTensor::Float { shape, values }) => (shape, values),
+        _ => panic!("float tensor {name} missing"),
+    }
+}
+
+#[test]
+fn cls_encoders_reproduce_the_reference_dialogue_summaries() {
+    let file = fixture();
+    let device = BackendKind::default_compiled().unwrap().device().unwrap();
+    let params = file.with_prefix("param.");
+    for (input, prefix, short, width) in
+        [("text", "Text", "text", 64), ("acoustic", "Acoustic", "audio", 24), ("visual", "Visual", "visual", 32)]
+    {
+        // [L, B, d] time-major → [B, L, d]
+        let (shape, values) = float(&file, &format!("input.{input}"));
+        let [l, b, d] = [shape[0], shape[1], shape[2]];
+        assert_eq!(d, width);
+        let mut batch_first = vec![0f32; values.len()];
+        for t in 0..l {
+            for i in 0..b {
+                batch_first[(i * l + t) * d..(i * l + t + 1) * d]
+                    .copy_from_slice(&values[(t * b + i) * d..(t * b + i + 1) * d]);
+            }
+        }
+        let x = Tensor::<3>::from_data(TensorData::new(batch_first, [b, l, d]), &device);
+        for (role, name) in [("Speaker", "speaker"), ("Lisener", "listener")] {
+            let encoder = ClsEncoder::new(width, 16, 16, 0.0, &device)
+                .visit_torch(&mut TorchImporter::lenient(&params), &format!("{prefix}_Topic_Transformer_{role}"))
+                .unwrap();
+            let ours: Vec<f32> = encoder.forward(x.clone(), None).into_data().iter::<f32>().collect();
+            let (want_shape, want) = float(&file, &format!("output.sclm_{name}_{short}"));
+            assert_eq!(want_shape, &[b, d]);
+            for (o, r) in ours.iter().zip(want) {
+                assert!((o - r).abs() <= 2e-4 + 2e-4 * r.abs(), "{prefix} {role}: {o} vs {r}");
+            }
+        }
+    }
+}
