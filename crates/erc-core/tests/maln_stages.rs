@@ -57,3 +57,31 @@ fn cls_encoders_reproduce_the_reference_dialogue_summaries() {
         }
     }
 }
+
+#[test]
+fn cross_fusion_layer_reproduces_the_reference_fusion_from_the_common_features() {
+    use erc_core::import::import_linear;
+    use erc_core::transformer::CrossFusionLayer;
+    let file = fixture();
+    let device = BackendKind::default_compiled().unwrap().device().unwrap();
+    let params = file.with_prefix("param.");
+    let tensor = |name: &str| {
+        let (shape, values) = float(&file, &format!("output.{name}"));
+        Tensor::<3>::from_data(TensorData::new(values.to_vec(), shape.to_vec()), &device)
+    };
+    let close = |ours: Tensor<3>, name: &str| {
+        let (_, want) = float(&file, &format!("output.{name}"));
+        let ours: Vec<f32> = ours.into_data().iter::<f32>().collect();
+        assert_eq!(ours.len(), want.len(), "{name}");
+        for (o, r) in ours.iter().zip(want) {
+            assert!((o - r).abs() <= 2e-4 + 2e-4 * r.abs(), "{name}: {o} vs {r}");
+        }
+    };
+    let mut importer = TorchImporter::lenient(&params);
+    // N = av_fc([C^a ; C^v]), hidden 20
+    let av_fc = import_linear(&mut importer, "av_fc", burn::nn::LinearConfig::new(40, 20).init(&device)).unwrap();
+    let av = av_fc.forward(Tensor::cat(vec![tensor("common_audio"), tensor("common_visual")], 2));
+    close(av.clone(), "av");
+    let layer = CrossFusionLayer::new(20, 4, 0.0, &device).visit_torch(&mut importer, "L_AV.layers.0").unwrap();
+    close(layer.forward(tensor("common_text"), av, None), "fusion");
+}
