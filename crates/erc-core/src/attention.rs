@@ -87,8 +87,23 @@ impl StreamLayout {
     }
 }
 
-/// Score given to masked keys: far below any real score, yet finite (no `inf − inf`).
-const MASKED_SCORE: f32 = -1.0e30;
+/// Score given to masked keys (and other excluded pairs): far below any real score, yet finite,
+/// so a masked entry times 0 stays 0 (no `0 · (−∞)`, no `inf − inf`).
+pub(crate) const MASKED_SCORE: f32 = -1.0e30;
+
+/// Scaled dot-product attention weights `softmax(QKᵀ/√d_h)` over keys, `[B, H, Lq, Lk]`, from
+/// `q` `[B, H, Lq, d_h]` and `k` `[B, H, Lk, d_h]`; `key_padding` (`[B, Lk]`, true at padded
+/// steps) keeps those keys out of every softmax.
+pub(crate) fn attention_weights(q: Tensor<4>, k: Tensor<4>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<4> {
+    let [b, h, lq, d_head] = q.dims();
+    let lk = k.dims()[2];
+    let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d_head as f64).sqrt());
+    let scores = match key_padding {
+        Some(mask) => scores.mask_fill(mask.clone().reshape([b, 1, 1, lk]).expand([b, h, lq, lk]), MASKED_SCORE),
+        None => scores,
+    };
+    softmax(scores, 3)
+}
 
 /// One attention head's query, key and value projections (`d_model → d_head` each).
 #[derive(Module, Debug)]
@@ -149,12 +164,7 @@ impl CrossModalAttention {
         let k = project_heads(context.clone(), fuse(&self.heads, |h| &h.key), heads, layout);
         let v = project_heads(context, fuse(&self.heads, |h| &h.value), heads, layout);
         let d_head = q.dims()[3];
-        let mut scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d_head as f64).sqrt()); // [B, H, T, T]
-        if let Some(mask) = &layout.key_padding {
-            let mask = mask.clone().reshape([b, 1, 1, t]).expand([b, heads, t, t]);
-            scores = scores.mask_fill(mask, MASKED_SCORE);
-        }
-        let context = softmax(scores, 3).matmul(v); // [B, H, T, d_h]
+        let context = attention_weights(q, k, layout.key_padding.as_ref()).matmul(v); // [B, H, T, d_h]
         let context = layout.to_rows(context.swap_dims(1, 2).reshape([b, t, heads * d_head]));
         self.projection.forward(context)
     }

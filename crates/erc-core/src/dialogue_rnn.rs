@@ -16,7 +16,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::batch::index_tensor;
 use crate::import::{ImportError, TorchParams, import_param};
-use crate::rnn::{GruWeights, StepSlicer, gru_update, pad_rows, permute_steps, reverse_within_lengths, uniform_param};
+use crate::rnn::{
+    GruWeights, LongestFirst, StepSlicer, gru_update, length_mask, pad_rows, permute_steps, reverse_within_lengths,
+    uniform_param,
+};
 
 /// The weights of one DialogueRNN (one direction): `dialogue_cell.{g,p,e}_cell` and the
 /// attention's `scalar` vector, in PyTorch's layout.
@@ -123,13 +126,10 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
     let device = chains[0].inputs.device();
     let lengths = speakers.lengths;
 
-    // Dialogues sorted longest first, so that the dialogues still running at step `s` are the
-    // first `active[s]` rows (with `PaddedSteps::Reference` every row runs every step).
-    let mut order: Vec<usize> = (0..b).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
-    let sorted: Vec<usize> = order.iter().map(|&i| lengths[i]).collect();
-    let active: Vec<usize> = match padded {
-        PaddedSteps::Skip => (0..t).map(|s| sorted.iter().filter(|&&n| n > s).count().max(1)).collect(),
+    // Dialogues sorted longest first; with `PaddedSteps::Reference` every row runs every step.
+    let LongestFirst { order, sorted, inverse, active } = LongestFirst::new(lengths, t);
+    let active = match padded {
+        PaddedSteps::Skip => active,
         PaddedSteps::Reference => vec![b; t],
     };
     let order_index = index_tensor(&order, &device);
@@ -251,12 +251,8 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
     }
 
     let out = Tensor::stack::<4>(outputs, 0); // [T, G, B, d]
-    let mut inverse = vec![0; b];
-    for (pos, &i) in order.iter().enumerate() {
-        inverse[i] = pos;
-    }
     let inverse = index_tensor(&inverse, &device);
-    let mask = crate::rnn::length_mask(&sorted, t, &device);
+    let mask = length_mask(&sorted, t, &device);
     chains
         .iter()
         .enumerate()

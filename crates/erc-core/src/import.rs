@@ -250,41 +250,26 @@ pub trait ParamTensor: Sized {
     fn unwrap_any(any: AnyTensor) -> Option<Self>;
 }
 
-impl ParamTensor for Tensor<1> {
-    fn wrap(self) -> AnyTensor {
-        AnyTensor::R1(self)
-    }
-    fn unwrap_any(any: AnyTensor) -> Option<Self> {
-        match any {
-            AnyTensor::R1(t) => Some(t),
-            _ => None,
+/// `ParamTensor` for the tensor of one rank, wrapped in one [`AnyTensor`] variant.
+macro_rules! param_tensor {
+    ($rank:literal, $variant:ident) => {
+        impl ParamTensor for Tensor<$rank> {
+            fn wrap(self) -> AnyTensor {
+                AnyTensor::$variant(self)
+            }
+            fn unwrap_any(any: AnyTensor) -> Option<Self> {
+                match any {
+                    AnyTensor::$variant(t) => Some(t),
+                    _ => None,
+                }
+            }
         }
-    }
+    };
 }
 
-impl ParamTensor for Tensor<2> {
-    fn wrap(self) -> AnyTensor {
-        AnyTensor::R2(self)
-    }
-    fn unwrap_any(any: AnyTensor) -> Option<Self> {
-        match any {
-            AnyTensor::R2(t) => Some(t),
-            _ => None,
-        }
-    }
-}
-
-impl ParamTensor for Tensor<3> {
-    fn wrap(self) -> AnyTensor {
-        AnyTensor::R3(self)
-    }
-    fn unwrap_any(any: AnyTensor) -> Option<Self> {
-        match any {
-            AnyTensor::R3(t) => Some(t),
-            _ => None,
-        }
-    }
-}
+param_tensor!(1, R1);
+param_tensor!(2, R2);
+param_tensor!(3, R3);
 
 /// A visitor over a model's parameters in the reference's `state_dict` order.
 pub trait TorchParams {

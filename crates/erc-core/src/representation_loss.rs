@@ -5,8 +5,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-/// Score given to excluded pairs before the softmax: far below any real score, yet finite.
-const EXCLUDED: f32 = -1.0e30;
+use crate::attention::MASKED_SCORE;
 
 /// SWFC class weights from per-class training counts `n_c`: `w̃_c = (Σ n / n_c)^α`, then
 /// normalised to sum 1 (the reference's L1 normalisation). A class with no training example
@@ -65,7 +64,7 @@ impl SwfcLoss {
             }
         }
         let diagonal = Tensor::<2, Bool>::from_data(TensorData::new(diagonal, [n, n]), &device);
-        let log_p = log_softmax(scores.mask_fill(diagonal, EXCLUDED), 1);
+        let log_p = log_softmax(scores.mask_fill(diagonal, MASKED_SCORE), 1);
         let positive = host_matrix(positive, n, &device);
         let focal = log_p.clone().exp().neg().add_scalar(1.0).clamp_min(f32::MIN_POSITIVE).powf_scalar(self.focus);
         let per_pair = focal * log_p * positive; // 0 wherever j ∉ P(i)

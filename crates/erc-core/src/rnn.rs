@@ -143,6 +143,34 @@ pub fn length_mask(lengths: &[usize], max_len: usize, device: &Device) -> Tensor
     Tensor::from_data(TensorData::new(data, [lengths.len(), max_len, 1]), device)
 }
 
+/// Sequences sorted longest first, so that at step `s` the sequences still running are the first
+/// `active[s]` rows and finished ones cost nothing (as packed sequences do).
+pub(crate) struct LongestFirst {
+    /// Sequence at each sorted position.
+    pub order: Vec<usize>,
+    /// Lengths in sorted order.
+    pub sorted: Vec<usize>,
+    /// Sorted position of each sequence.
+    pub inverse: Vec<usize>,
+    /// Sequences still running at each of the `T` steps (at least 1).
+    pub active: Vec<usize>,
+}
+
+impl LongestFirst {
+    /// The ordering of sequences of `lengths` padded to `max_len` steps.
+    pub(crate) fn new(lengths: &[usize], max_len: usize) -> Self {
+        let mut order: Vec<usize> = (0..lengths.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+        let sorted: Vec<usize> = order.iter().map(|&i| lengths[i]).collect();
+        let active = (0..max_len).map(|s| sorted.iter().filter(|&&n| n > s).count().max(1)).collect();
+        let mut inverse = vec![0; lengths.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            inverse[i] = pos;
+        }
+        Self { order, sorted, inverse, active }
+    }
+}
+
 /// Per-step views `[G, n, K]` of a tracked `[T, G, B, K]` tensor, for recurrences that run
 /// `G` independent chains over `B` sequences sorted longest first (`n` still running).
 ///
@@ -205,18 +233,9 @@ impl MaskedBiGru {
     ///
     /// Returns `[B, T, 2H]`, zero at padded steps.
     pub fn forward(&self, x: Tensor<3>, lengths: &[usize]) -> Tensor<3> {
-        let [b, t, _] = x.dims();
+        let t = x.dims()[1];
         let device = x.device();
-        // Sequences sorted longest first, so that at step `s` the sequences still running are
-        // the first `active[s]` rows and finished ones cost nothing (as packed sequences do).
-        let mut order: Vec<usize> = (0..b).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
-        let sorted: Vec<usize> = order.iter().map(|&i| lengths[i]).collect();
-        let active: Vec<usize> = (0..t).map(|s| sorted.iter().filter(|&&n| n > s).count().max(1)).collect();
-        let mut inverse = vec![0; b];
-        for (pos, &i) in order.iter().enumerate() {
-            inverse[i] = pos;
-        }
+        let LongestFirst { order, sorted, inverse, active } = LongestFirst::new(lengths, t);
         let is_sorted = order.iter().enumerate().all(|(pos, &i)| pos == i);
 
         let reverse = reverse_within_lengths(&sorted, t, &device);

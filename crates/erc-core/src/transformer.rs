@@ -6,14 +6,11 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
 
-use crate::attention::import_layer_norm;
+use crate::attention::{attention_weights, import_layer_norm};
 use crate::import::{ImportError, TorchParams, import_linear, import_param};
-
-/// Score given to masked keys: far below any real score, yet finite.
-const MASKED_SCORE: f32 = -1.0e30;
 
 /// Multi-head attention with full-width affine query, key and value maps, the width split into
 /// heads, dropout on the attention weights, and the heads concatenated (no output projection).
@@ -49,11 +46,7 @@ impl AffineAttention {
         let q = split(self.query.forward(x), lq);
         let k = split(self.key.forward(context.clone()), lk);
         let v = split(self.value.forward(context), lk);
-        let mut scores = q.matmul(k.swap_dims(2, 3)).div_scalar(((w / h) as f64).sqrt()); // [B, h, Lq, Lk]
-        if let Some(mask) = key_padding {
-            scores = scores.mask_fill(mask.clone().reshape([b, 1, 1, lk]).expand([b, h, lq, lk]), MASKED_SCORE);
-        }
-        let weights = self.dropout.forward(softmax(scores, 3));
+        let weights = self.dropout.forward(attention_weights(q, k, key_padding)); // [B, h, Lq, Lk]
         weights.matmul(v).swap_dims(1, 2).reshape([b, lq, w])
     }
 

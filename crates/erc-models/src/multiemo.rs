@@ -250,7 +250,7 @@ pub struct MultiEmoPass {
 impl MultiEmoPass {
     /// Per modality, the fused stream (the last layer of its stack) `[R, d]`.
     pub fn fused(&self) -> Vec<Tensor<2>> {
-        self.fusion_layers.iter().map(|layers| layers.last().expect("a stack has layers").clone()).collect()
+        last_layers(&self.fusion_layers)
     }
 
     /// The rows (indices into `R`) of the labelled utterances, dialogue by dialogue: the
@@ -260,6 +260,11 @@ impl MultiEmoPass {
         let positions = self.layout.positions();
         (0..positions.len()).filter(|&r| labels[positions[r]] != erc_core::PAD_LABEL).collect()
     }
+}
+
+/// The last layer's output of each fusion stack.
+fn last_layers(stacks: &[Vec<Tensor<2>>]) -> Vec<Tensor<2>> {
+    stacks.iter().map(|layers| layers.last().expect("a stack has layers").clone()).collect()
 }
 
 /// The three loss terms of a batch, unweighted.
@@ -376,24 +381,20 @@ impl MultiEmo {
             .collect();
 
         // Fusion: each stack reads the unfused contexts of the other two modalities
-        let layout = match s.padded {
+        let rows = match s.padded {
             PaddedSteps::Skip => StreamLayout::packed(&layout.lengths, &batch.device()),
             PaddedSteps::Reference => StreamLayout::grid(batch.batch_size(), batch.max_len()),
         };
-        let streams: Vec<Tensor<2>> = contexts.iter().map(|c| layout.to_rows(c.clone())).collect();
+        let streams: Vec<Tensor<2>> = contexts.iter().map(|c| rows.to_rows(c.clone())).collect();
         let fusion_layers: Vec<Vec<Tensor<2>>> = [(0, 1, 2), (1, 0, 2), (2, 0, 1)]
             .iter()
             .zip(&self.fusion)
-            .map(|(&(q, a, b), stack)| {
-                stack.forward(streams[q].clone(), streams[a].clone(), streams[b].clone(), &layout)
-            })
+            .map(|(&(q, a, b), stack)| stack.forward(streams[q].clone(), streams[a].clone(), streams[b].clone(), &rows))
             .collect();
-        let fused: Vec<Tensor<2>> =
-            fusion_layers.iter().map(|layers| layers.last().expect("a stack has layers").clone()).collect();
-        let features = self.fc.forward(Tensor::cat(fused, 1));
+        let features = self.fc.forward(Tensor::cat(last_layers(&fusion_layers), 1));
         let logits = self.mlp_out.forward(relu(self.mlp_hidden.forward(features.clone())));
         Ok(MultiEmoPass {
-            layout,
+            layout: rows,
             projections,
             forward_states,
             backward_states,

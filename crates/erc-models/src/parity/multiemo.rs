@@ -19,12 +19,12 @@ const INPUTS: [&str; 3] = ["texts", "audios", "visuals"];
 /// Which kind of MultiEMO fixture this is, from its inputs.
 pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityReport, ParityError> {
     let device = backend.training_device()?;
-    let mut inputs = fixture.names_under("input.");
+    let has_input = |suffix: &str| fixture.names_under("input.").any(|n| n.ends_with(suffix));
     if fixture.tensors.get("input.texts").is_some() {
         run_model(fixture, &device)
-    } else if inputs.any(|n| n.ends_with(".features")) {
+    } else if has_input(".features") {
         run_swfc(fixture, &device)
-    } else if fixture.names_under("input.").any(|n| n.ends_with(".f_t")) {
+    } else if has_input(".f_t") {
         run_soft_hgr(fixture, &device)
     } else {
         Err(fixture
