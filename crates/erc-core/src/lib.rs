@@ -5,16 +5,20 @@
 //! ([`batch`]), the model contract ([`model`]), losses ([`loss`]), metrics ([`metrics`]),
 //! reusable layers (recurrent cells [`rnn`], speaker-level context [`speaker`], dialogue graphs
 //! [`graph`], graph-based dynamic fusion [`fusion`], DialogueRNN context [`dialogue_rnn`],
-//! cross-modal attention [`attention`], MALN's transformer blocks [`transformer`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
+//! cross-modal attention [`attention`], MALN's transformer blocks [`transformer`], speaker
+//! characteristics [`speaker_characteristics`] and adversarial decomposition [`decomposition`],
+//! a classification head [`head`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
 //! ([`import`]) and the serialisable training hyper-parameters that model presets carry
 //! ([`training`]).
 
 pub mod attention;
 pub mod backend;
 pub mod batch;
+pub mod decomposition;
 pub mod dialogue_rnn;
 pub mod fusion;
 pub mod graph;
+pub mod head;
 pub mod import;
 pub mod loss;
 pub mod metrics;
@@ -22,6 +26,7 @@ pub mod model;
 pub mod representation_loss;
 pub mod rnn;
 pub mod speaker;
+pub mod speaker_characteristics;
 #[cfg(test)]
 mod test_util;
 pub mod training;

@@ -95,8 +95,15 @@ impl EncoderLayer {
 
     /// `z`: `[B, L, w]` → `[B, L, w]`.
     pub fn forward(&self, z: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
-        let attended = self.self_attention.forward(z.clone(), z.clone(), key_padding);
-        let h1 = self.norm1.forward(z + self.dropout.forward(attended));
+        self.forward_rows(z.clone(), z, key_padding)
+    }
+
+    /// The layer's output at some rows only: `rows` (`[B, Lq, w]`, rows of `z`) attend to all
+    /// of `z` (`[B, L, w]`); the rest of the layer is row-wise, so this equals the matching
+    /// rows of [`EncoderLayer::forward`] at a fraction of the cost. Returns `[B, Lq, w]`.
+    pub fn forward_rows(&self, rows: Tensor<3>, z: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
+        let attended = self.self_attention.forward(rows.clone(), z, key_padding);
+        let h1 = self.norm1.forward(rows + self.dropout.forward(attended));
         let ff = self.ff_out.forward(relu(self.ff_in.forward(h1.clone())));
         self.norm2.forward(h1 + self.dropout.forward(ff))
     }
@@ -160,21 +167,23 @@ impl ClsEncoder {
             let never = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; b], [b, 1]), &device);
             Tensor::cat(vec![never, m.clone()], 1)
         });
-        let z = z0.clone() + self.layer.forward(z0, mask.as_ref());
-        z.slice([0..b, 0..1, 0..w]).reshape([b, w])
+        // only the CLS row is read: queries, LayerNorms and the feed-forward block run on it alone
+        let cls_row = z0.clone().slice([0..b, 0..1, 0..w]);
+        let z = cls_row.clone() + self.layer.forward_rows(cls_row, z0, mask.as_ref());
+        z.reshape([b, w])
     }
 
-    /// Visits `prefix.cls_token`, `prefix.pos_encoder.weight`, `prefix.norm.*`,
-    /// `prefix.encoder.layers.0.*` and the unused `prefix.decoder.*`.
+    /// Visits `prefix.cls_token`, `prefix.pos_encoder.weight`, `prefix.encoder.layers.0.*`, the
+    /// unused `prefix.decoder.*` and `prefix.norm.*` (the reference's order).
     pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
         let width = self.cls.dims()[2];
         let cls = import_param(p, &format!("{prefix}.cls_token"), self.cls, false)?;
         let mut positions = self.positions;
         positions.weight = import_param(p, &format!("{prefix}.pos_encoder.weight"), positions.weight, false)?;
-        let norm = import_layer_norm(p, &format!("{prefix}.norm"), self.norm)?;
         let layer = self.layer.visit_torch(p, &format!("{prefix}.encoder.layers.0"))?;
         p.unused(&format!("{prefix}.decoder.weight"), &[1, width])?;
         p.unused(&format!("{prefix}.decoder.bias"), &[1])?;
+        let norm = import_layer_norm(p, &format!("{prefix}.norm"), self.norm)?;
         Ok(Self { cls, positions, norm, layer })
     }
 }
@@ -243,6 +252,51 @@ impl CrossFusionLayer {
     }
 }
 
+/// MALN's stack of [`CrossFusionLayer`]s (`L_AV.layers.{j}`): the text and audio-visual inputs
+/// of layer `j + 1` are those of layer `j` plus the first and the last `h` channels of its
+/// output; the stack returns the last layer's output `[B, L, 2h]`.
+#[derive(Module, Debug)]
+pub struct CrossFusion {
+    /// The layers, at least one.
+    pub layers: Vec<CrossFusionLayer>,
+}
+
+impl CrossFusion {
+    /// `layers` fresh layers (see [`CrossFusionLayer::new`]); `layers` must be positive.
+    pub fn new(h: usize, heads: usize, layers: usize, dropout: f64, device: &Device) -> Self {
+        assert!(layers > 0, "a fusion stack needs at least one layer");
+        Self { layers: (0..layers).map(|_| CrossFusionLayer::new(h, heads, dropout, device)).collect() }
+    }
+
+    /// `text`, `av`: `[B, L, h]` → `[B, L, 2h]`.
+    pub fn forward(&self, text: Tensor<3>, av: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
+        let [b, l, h] = text.dims();
+        let (mut text, mut av) = (text, av);
+        let last = self.layers.len() - 1;
+        let mut out = None;
+        for (j, layer) in self.layers.iter().enumerate() {
+            let y = layer.forward(text.clone(), av.clone(), key_padding);
+            if j < last {
+                text = text + y.clone().slice([0..b, 0..l, 0..h]);
+                av = av + y.clone().slice([0..b, 0..l, h..2 * h]);
+            }
+            out = Some(y);
+        }
+        out.expect("at least one layer")
+    }
+
+    /// Visits `prefix.layers.{j}.*`.
+    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        let layers = self
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(j, layer)| layer.visit_torch(p, &format!("{prefix}.layers.{j}")))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { layers })
+    }
+}
+
 /// Gradient reversal: the identity in the forward pass, `−λ ×` the gradient in the backward
 /// pass (`x·(−λ) + x̄·(1 + λ)`, with `x̄` detached).
 pub fn grad_reverse<const D: usize>(x: Tensor<D>, lambda: f64) -> Tensor<D> {
@@ -262,6 +316,18 @@ mod tests {
         assert_eq!(values(y.clone()), vec![0.5, -2.0, 3.0]);
         let grads = (y * Tensor::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &dev)).sum().backward();
         assert_eq!(values(x.grad(&grads).unwrap()), vec![-1.0, -2.0, -3.0]);
+    }
+
+    #[test]
+    fn forward_rows_equals_the_rows_of_the_full_layer() {
+        let dev = device();
+        let layer = EncoderLayer::new(8, 2, 16, 0.0, &dev);
+        let z = Tensor::<3>::random([2, 5, 8], Distribution::Normal(0.0, 1.0), &dev);
+        let full = values(layer.forward(z.clone(), None).slice([0..2, 1..3, 0..8]));
+        let rows = values(layer.forward_rows(z.clone().slice([0..2, 1..3, 0..8]), z, None));
+        for (a, b) in full.iter().zip(&rows) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
     }
 
     #[test]

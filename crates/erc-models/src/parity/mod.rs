@@ -6,6 +6,7 @@
 //! imports `param.*` by the reference's names, feeds `input.*`, and compares every `output.*`
 //! and `grad.*` with the case's tolerances.
 
+mod maln;
 mod mm_dfn;
 mod multiemo;
 
@@ -33,7 +34,7 @@ pub enum ParityError {
         message: String,
     },
     /// The fixture names a model we have no parity run for.
-    #[error("no parity run for model `{0}` (known: mm-dfn, multiemo)")]
+    #[error("no parity run for model `{0}` (known: maln, mm-dfn, multiemo)")]
     UnknownModel(String),
     /// The fixture is inconsistent (a tensor missing or mis-shaped) or the model rejects it.
     #[error("fixture {case}: {message}")]
@@ -166,14 +167,27 @@ enum Tolerance {
     /// "grads"}}`); a group's `applies_to` is either a list of tensor names or a description
     /// meaning "all of its kind".
     Groups(serde_json::Map<String, serde_json::Value>),
+    /// One elementwise bound for every output (`atol`, `rtol`) and a per-tensor bound for every
+    /// gradient: `max|ours − ref| ≤ grad_atol + grad_rtol · max|ref|`.
+    Flat {
+        /// The output bound.
+        outputs: Bound,
+        /// `grad_atol`, `grad_rtol`.
+        grads: Bound,
+    },
 }
 
 impl Tolerance {
     fn of(fixture: &Fixture) -> Self {
         let tolerance = fixture.meta.get("tolerance").cloned().unwrap_or_default();
-        match tolerance.get("groups").and_then(|g| g.as_object()) {
-            Some(groups) => Self::Groups(groups.clone()),
-            None => Self::PerOutput(tolerance),
+        if let Some(groups) = tolerance.get("groups").and_then(|g| g.as_object()) {
+            return Self::Groups(groups.clone());
+        }
+        match (Bound::from_json(&tolerance), tol_value(&tolerance, "grad_atol")) {
+            (Some(outputs), Some(atol)) => {
+                Self::Flat { outputs, grads: Bound { atol, rtol: tol_value(&tolerance, "grad_rtol").unwrap_or(0.0) } }
+            }
+            _ => Self::PerOutput(tolerance),
         }
     }
 
@@ -253,6 +267,9 @@ impl<'a> Comparator<'a> {
                     format!("output.{name}[{i}]: |Δ| = {diff:.3e} > atol + rtol·|ref| = {allowed:.3e}")
                 })
             }
+            Tolerance::Flat { outputs, .. } => outputs.violation(ours, reference).map(|(i, diff, allowed)| {
+                format!("output.{name}[{i}]: |Δ| = {diff:.3e} > atol + rtol·|ref| = {allowed:.3e}")
+            }),
         };
         if let Some(message) = failure {
             self.fail(message);
@@ -294,6 +311,7 @@ impl<'a> Comparator<'a> {
             // that is larger (a gradient that is zero up to rounding noise has no scale)
             let floor = match &self.tolerance {
                 Tolerance::PerOutput(_) => 0.0,
+                Tolerance::Flat { grads, .. } => grads.atol,
                 Tolerance::Groups(groups) => Tolerance::group_bound(groups, &format!("grad.{name}"), &["grads"]).atol,
             };
             let scale = max_abs(reference).max(floor);
@@ -310,6 +328,12 @@ impl<'a> Comparator<'a> {
                     let bound = Tolerance::group_bound(groups, &format!("grad.{name}"), &["grads"]);
                     bound.violation(values, reference).map(|(i, diff, allowed)| {
                         format!("grad.{name}[{i}]: |Δ| = {diff:.3e} > atol + rtol·|ref| = {allowed:.3e}")
+                    })
+                }
+                Tolerance::Flat { grads, .. } => {
+                    let allowed = grads.atol + grads.rtol * max_abs(reference);
+                    (err > allowed || err.is_nan()).then(|| {
+                        format!("grad.{name}: max |Δ| = {err:.3e} > grad_atol + grad_rtol·max|ref| = {allowed:.3e}")
                     })
                 }
             };
@@ -391,6 +415,7 @@ pub fn run_parity(path: &Path, backend: BackendKind) -> Result<ParityReport, Par
     match fixture.model() {
         "mm-dfn" => mm_dfn::run(&fixture, backend),
         "multiemo" => multiemo::run(&fixture, backend),
+        "maln" => maln::run(&fixture, backend),
         other => Err(ParityError::UnknownModel(other.to_string())),
     }
 }

@@ -1,0 +1,135 @@
+//! MALN parity: the whole model from the reference's inputs (time-major features, one-hot
+//! speakers, batch-major masks and labels), every stage the fixture captured, the loss terms
+//! and every gradient, in eval mode (dropout off) with the training-only parts running.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::activation::{log_softmax, sigmoid};
+use burn::tensor::{Device, Tensor, TensorData};
+use erc_core::batch::HostBatch;
+use erc_core::import::TorchNamed;
+use erc_core::{BackendKind, DialogueBatch};
+
+use super::{Comparator, Fixture, ParityError, ParityReport, host, param_grads, swap_leading};
+use crate::maln::{MODALITIES, Maln, MalnConfig};
+
+/// Reference input name of each modality, in [`MODALITIES`] order.
+const INPUTS: [&str; 3] = ["text", "acoustic", "visual"];
+/// Reference output suffix of each modality, in [`MODALITIES`] order.
+const SUFFIX: [&str; 3] = ["text", "audio", "visual"];
+
+pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityReport, ParityError> {
+    let device = backend.training_device()?;
+    let config_json = fixture.meta.get("config").ok_or_else(|| fixture.error("no `config` object"))?;
+    let (config, spec) = MalnConfig::from_reference(config_json).map_err(|e| fixture.error(e.to_string()))?;
+    // the fixtures are in eval mode: no dropout, but the training-only parts run
+    let config = config.without_dropout();
+    let model = Maln::new(&config, &spec, &device).map_err(|e| fixture.error(e.to_string()))?;
+    let model = model.import_pytorch(&fixture.tensors.with_prefix("param."), true)?;
+    let batch = batch_from_inputs(fixture, &device)?;
+    let pass = model.forward_pass(&batch, true).map_err(|e| fixture.error(e.to_string()))?;
+    let aux = model.auxiliary(&pass);
+    let losses = model.losses(&pass, &aux, &batch).ok_or_else(|| fixture.error("the batch has no labels"))?;
+
+    let [b, t] = [batch.batch_size(), batch.max_len()];
+    let time_major = |x: &Tensor<3>| swap_leading(&host(x.clone()), b, t, x.dims()[2]);
+    let shape = |x: &Tensor<3>| x.dims().to_vec();
+    let time_major_shape = |x: &Tensor<3>| vec![t, b, x.dims()[2]];
+    let mut cmp = Comparator::new(fixture);
+    let specific = pass.specific.as_ref().expect("asked for");
+    for (m, name) in SUFFIX.iter().enumerate() {
+        let c = &pass.characteristics[m];
+        cmp.output(&format!("ctx_{name}"), &time_major_shape(&pass.contexts[m]), &time_major(&pass.contexts[m]))?;
+        cmp.output(&format!("sclm_speaker_{name}"), &c.speaker.dims(), &host(c.speaker.clone()))?;
+        cmp.output(&format!("sclm_listener_{name}"), &c.listener.dims(), &host(c.listener.clone()))?;
+        cmp.output(&format!("topic_{name}"), &time_major_shape(&pass.topics[m]), &time_major(&pass.topics[m]))?;
+        cmp.output(&format!("specific_{name}"), &shape(&specific[m]), &host(specific[m].clone()))?;
+        cmp.output(&format!("common_{name}"), &shape(&pass.common[m]), &host(pass.common[m].clone()))?;
+        cmp.output(&format!("log_prob_{name}"), &time_major_shape(&aux.unimodal[m]), &time_major(&aux.unimodal[m]))?;
+        let disc = &aux.disc_specific[m];
+        cmp.output(&format!("disc_specific_{name}"), &shape(disc), &host(disc.clone()))?;
+        let disc = &aux.disc_common[m];
+        cmp.output(&format!("disc_common_{name}"), &shape(disc), &host(disc.clone()))?;
+    }
+    cmp.output("common_feature", &shape(&pass.common_sum), &host(pass.common_sum.clone()))?;
+    cmp.output("av", &shape(&pass.av), &host(pass.av.clone()))?;
+    cmp.output("fusion", &shape(&pass.fusion), &host(pass.fusion.clone()))?;
+    cmp.output("emotion_feature", &shape(&pass.features), &host(pass.features.clone()))?;
+    cmp.output("log_prob", &time_major_shape(&pass.log_probs), &time_major(&pass.log_probs))?;
+    if fixture.tensors.get("output.common_pred").is_some() {
+        let common_pred = dead_common_classifier(fixture, &pass.common_sum, &device)?;
+        cmp.output("common_pred", &time_major_shape(&common_pred), &time_major(&common_pred))?;
+    }
+
+    let total = model.total_loss(&losses);
+    let orth = losses.orth();
+    let adv = losses.adv();
+    let all_loss = orth.clone().mul_scalar(config.loss_weights.orth) + adv.clone().mul_scalar(config.loss_weights.adv);
+    scalar(&mut cmp, fixture, "all_loss", all_loss)?;
+    scalar(&mut cmp, fixture, "loss", total.clone())?;
+    scalar(&mut cmp, fixture, "loss_nll", losses.nll.clone())?;
+    scalar(&mut cmp, fixture, "loss_uni", losses.uni.clone())?;
+    scalar(&mut cmp, fixture, "loss_orth", orth)?;
+    scalar(&mut cmp, fixture, "loss_adv", adv)?;
+    let orth_terms = Tensor::cat(losses.orth_terms.clone(), 0);
+    cmp.output("loss_orth_terms", &orth_terms.dims(), &host(orth_terms))?;
+    let adv_terms = Tensor::cat([losses.adv_specific_terms.clone(), losses.adv_common_terms.clone()].concat(), 0);
+    cmp.output("loss_adv_terms", &adv_terms.dims(), &host(adv_terms))?;
+    if fixture.has_grads() {
+        cmp.grads(&param_grads(&model.param_table(), &total.backward()))?;
+    }
+    Ok(cmp.finish())
+}
+
+/// The reference's batch (`[L, B, D]` features, `qmask [L, B, P]`, `umask [B, L]`,
+/// `label [B, L]`) as one of ours. Speakers are the one-hot's argmax.
+fn batch_from_inputs(fixture: &Fixture, device: &Device) -> Result<DialogueBatch, ParityError> {
+    let (mask_shape, mask) = fixture.float("input.umask")?;
+    let [b, t] = [mask_shape[0], mask_shape[1]];
+    let lengths: Vec<usize> =
+        (0..b).map(|i| (0..t).rev().find(|&j| mask[i * t + j] != 0.0).map_or(0, |j| j + 1)).collect();
+    let (q_shape, qmask) = fixture.float("input.qmask")?;
+    let slots = q_shape[2];
+    let mut speakers = vec![0i64; b * t];
+    for (i, &n) in lengths.iter().enumerate() {
+        for j in 0..n {
+            let row = &qmask[(j * b + i) * slots..(j * b + i + 1) * slots];
+            let slot = row
+                .iter()
+                .position(|&v| v != 0.0)
+                .ok_or_else(|| fixture.error(format!("utterance {j} of dialogue {i} has no speaker in qmask")))?;
+            speakers[i * t + j] = slot as i64;
+        }
+    }
+    let (_, labels) = fixture.int("input.label")?;
+    let labels: Vec<i64> =
+        labels.iter().enumerate().map(|(r, &y)| if mask[r] != 0.0 { y } else { erc_core::PAD_LABEL }).collect();
+    let mut features = BTreeMap::new();
+    for (name, input) in MODALITIES.iter().zip(INPUTS) {
+        let (shape, values) = fixture.float(&format!("input.{input}"))?;
+        features.insert(name.to_string(), (shape[2], swap_leading(values, t, b, shape[2])));
+    }
+    let host = HostBatch { features, lengths, speakers, labels, speaker_slots: slots };
+    DialogueBatch::from_host(host, device).map_err(|e| fixture.error(e.to_string()))
+}
+
+/// The reference's dead common classifier, `log_softmax(sigmoid(W C̄ + b))` (it returns it
+/// but no loss reads it), computed from the fixture's own weights: `[B, T, K]`.
+fn dead_common_classifier(
+    fixture: &Fixture,
+    common_sum: &Tensor<3>,
+    device: &Device,
+) -> Result<Tensor<3>, ParityError> {
+    let (w_shape, w) = fixture.float("param.common_classfier.0.weight")?;
+    let (_, bias) = fixture.float("param.common_classfier.0.bias")?;
+    let weight = Tensor::<2>::from_data(TensorData::new(w.to_vec(), [w_shape[0], w_shape[1]]), device).transpose();
+    let bias = Tensor::<1>::from_data(TensorData::new(bias.to_vec(), [w_shape[0]]), device);
+    let logits = common_sum.clone().detach().matmul(weight.unsqueeze()) + bias.unsqueeze::<3>();
+    Ok(log_softmax(sigmoid(logits), 2))
+}
+
+/// A scalar output, compared under the reference's shape (`[]` or `[1]`).
+fn scalar(cmp: &mut Comparator<'_>, fixture: &Fixture, name: &str, value: Tensor<1>) -> Result<(), ParityError> {
+    let (shape, _) = fixture.float(&format!("output.{name}"))?;
+    cmp.output(name, shape, &host(value))
+}
