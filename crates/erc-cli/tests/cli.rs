@@ -310,3 +310,55 @@ fn multiemo_trains_from_its_preset_and_its_fixtures_pass_parity() {
     let o = train("bad", &small.replace(r#""heads": 2"#, r#""heads": 3"#));
     assert_clean_failure(&o, "multiple of heads");
 }
+
+#[test]
+fn maln_trains_from_its_preset_and_its_fixtures_pass_parity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for case in ["iemocap_small", "iemocap_small_specific_fusion"] {
+        let o = erc(&["parity", fixture("maln", case).to_str().unwrap()], dir);
+        assert!(o.status.success(), "{case}: {}", text(&o));
+        let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!((line["model"].as_str(), line["pass"].as_bool()), (Some("maln"), Some(true)), "{line}");
+    }
+    let o = erc(&["synth", "--out", "data", "--shape", "meld", "--dialogues", "12,4,4", "--dims", "8,6,4"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let small = r#"{"hidden": 8, "topic_dim": 4, "sclm_ffn": 8, "sclm_max_positions": 64, "disc_hidden": 4}"#;
+    let train = |out: &str, config: &str| {
+        erc(
+            &[
+                "train",
+                "--dataset",
+                "data",
+                "--model",
+                "maln",
+                "--preset",
+                "meld",
+                "--model-config",
+                config,
+                "--epochs",
+                "2",
+                "--batch-size",
+                "4",
+                "--out",
+                out,
+                "--no-progress",
+            ],
+            dir,
+        )
+    };
+    let o = train("run", small);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/report.json")).unwrap()).unwrap();
+    assert_eq!(report["config"]["model"], "maln");
+    assert_eq!(report["epochs"].as_array().unwrap().len(), 2);
+    let o = erc(&["eval", "run/checkpoints/best", "data", "--json"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (a, b) = (eval["metrics"]["accuracy"].as_f64(), report["test"]["metrics"]["accuracy"].as_f64());
+    assert!(a.is_some() && (a.unwrap() - b.unwrap()).abs() < 1e-9, "{eval} vs {}", report["test"]);
+    // a position table too short for the data is a clean error
+    let o = train("bad", &small.replace(r#""sclm_max_positions": 64"#, r#""sclm_max_positions": 3"#));
+    assert_clean_failure(&o, "sclm_max_positions");
+}

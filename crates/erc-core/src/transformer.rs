@@ -310,12 +310,19 @@ mod tests {
 
     #[test]
     fn gradient_reversal_is_the_identity_forward_and_negates_gradients() {
-        let dev = device().autodiff();
-        let x = Tensor::<1>::from_data(TensorData::new(vec![0.5f32, -2.0, 3.0], [3]), &dev).require_grad();
-        let y = grad_reverse(x.clone(), 1.0);
-        assert_eq!(values(y.clone()), vec![0.5, -2.0, 3.0]);
-        let grads = (y * Tensor::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &dev)).sum().backward();
-        assert_eq!(values(x.grad(&grads).unwrap()), vec![-1.0, -2.0, -3.0]);
+        // on every compiled backend that trains, for λ = 1 and λ = 0.5
+        for backend in crate::BackendKind::compiled() {
+            let dev = backend.training_device().unwrap();
+            for lambda in [1.0f32, 0.5] {
+                let x = Tensor::<1>::from_data(TensorData::new(vec![0.5f32, -2.0, 3.0], [3]), &dev).require_grad();
+                let y = grad_reverse(x.clone(), lambda as f64);
+                assert_eq!(values(y.clone()), vec![0.5, -2.0, 3.0], "{backend:?}");
+                let upstream = Tensor::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &dev);
+                let grads = (y * upstream).sum().backward();
+                let want: Vec<f32> = [1.0f32, 2.0, 3.0].iter().map(|g| -lambda * g).collect();
+                assert_eq!(values(x.grad(&grads).unwrap()), want, "{backend:?}, λ = {lambda}");
+            }
+        }
     }
 
     #[test]

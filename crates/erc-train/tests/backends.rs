@@ -9,7 +9,8 @@ use erc_core::training::TrainingPreset;
 use erc_core::{BackendKind, DialogueModel};
 use erc_data::{Batcher, Dataset, SynthConfig};
 use erc_models::{
-    BiGruConfig, BiGruModel, MlpConfig, MlpModel, MmDfnConfig, MmDfnModel, ModelFactory, MultiEmoConfig, MultiEmoModel,
+    BiGruConfig, BiGruModel, MalnConfig, MalnModel, MlpConfig, MlpModel, MmDfnConfig, MmDfnModel, ModelFactory,
+    MultiEmoConfig, MultiEmoModel,
 };
 use erc_train::optim::build_optimizer;
 
@@ -82,4 +83,18 @@ fn flex_and_ndarray_agree_on_forward_and_one_training_step() {
         MultiEmoConfig { d_model: 8, heads: 2, d_ff: 16, fusion_layers: 2, d_mlp: 8, ..MultiEmoConfig::iemocap() };
     compare::<MultiEmoModel>(small.clone(), &ds, tmp.path());
     compare::<MultiEmoModel>(MultiEmoConfig { context: MultiEmoConfig::meld().context, ..small }, &ds, tmp.path());
+    let maln = MalnConfig {
+        hidden: 8,
+        topic_dim: 6,
+        sclm_ffn: 16,
+        sclm_max_positions: 64,
+        disc_hidden: 5,
+        ..MalnConfig::meld().without_dropout()
+    };
+    compare::<MalnModel>(maln.clone(), &ds, tmp.path());
+    compare::<MalnModel>(
+        MalnConfig { speaker_routing: MalnConfig::iemocap().speaker_routing, ..maln },
+        &ds,
+        tmp.path(),
+    );
 }
