@@ -40,6 +40,7 @@ struct Row {
 const MM_DFN_IEMOCAP: [(&str, usize); 3] = [("text", 100), ("audio", 1582), ("visual", 342)];
 const MM_DFN_MELD: [(&str, usize); 3] = [("text", 600), ("audio", 300), ("visual", 342)];
 const MULTIEMO: [(&str, usize); 3] = [("text", 768), ("audio", 512), ("visual", 1000)];
+const MALN: [(&str, usize); 3] = [("text", 1024), ("audio", 100), ("visual", 512)];
 
 fn rows() -> Vec<Row> {
     let row = |model, preset, dataset, dims, classes, slots, batch_size| Row {
@@ -57,6 +58,7 @@ fn rows() -> Vec<Row> {
         row("multiemo", "iemocap", "iemocap", MULTIEMO, 6, 2, None),
         row("multiemo", "iemocap", "iemocap", MULTIEMO, 6, 2, Some(32)),
         row("multiemo", "meld", "meld", MULTIEMO, 7, 9, None),
+        row("maln", "iemocap", "iemocap", MALN, 6, 2, None),
     ]
 }
 
