@@ -272,29 +272,7 @@ fn multiemo_trains_from_its_preset_and_its_fixtures_pass_parity() {
         "context": {"text": "none", "audio": "forward", "visual": "bidirectional"},
         "loss": {"temperature": 1.4, "focus": 2.0, "sample_weight": 1.2,
                  "swfc_weight": 0.3, "hgr_weight": 0.3, "ce_weight": 0.4}}"#;
-    let train = |out: &str, config: &str| {
-        erc(
-            &[
-                "train",
-                "--dataset",
-                "data",
-                "--model",
-                "multiemo",
-                "--preset",
-                "meld",
-                "--model-config",
-                config,
-                "--epochs",
-                "2",
-                "--batch-size",
-                "4",
-                "--out",
-                out,
-                "--no-progress",
-            ],
-            dir,
-        )
-    };
+    let train = |out: &str, config: &str| train_meld_preset(dir, "multiemo", config, out);
     let o = train("run", small);
     assert!(o.status.success(), "{}", text(&o));
     let report: serde_json::Value =
@@ -324,29 +302,7 @@ fn maln_trains_from_its_preset_and_its_fixtures_pass_parity() {
     let o = erc(&["synth", "--out", "data", "--shape", "meld", "--dialogues", "12,4,4", "--dims", "8,6,4"], dir);
     assert!(o.status.success(), "{}", text(&o));
     let small = r#"{"hidden": 8, "topic_dim": 4, "sclm_ffn": 8, "sclm_max_positions": 64, "disc_hidden": 4}"#;
-    let train = |out: &str, config: &str| {
-        erc(
-            &[
-                "train",
-                "--dataset",
-                "data",
-                "--model",
-                "maln",
-                "--preset",
-                "meld",
-                "--model-config",
-                config,
-                "--epochs",
-                "2",
-                "--batch-size",
-                "4",
-                "--out",
-                out,
-                "--no-progress",
-            ],
-            dir,
-        )
-    };
+    let train = |out: &str, config: &str| train_meld_preset(dir, "maln", config, out);
     let o = train("run", small);
     assert!(o.status.success(), "{}", text(&o));
     let report: serde_json::Value =
@@ -361,4 +317,30 @@ fn maln_trains_from_its_preset_and_its_fixtures_pass_parity() {
     // a position table too short for the data is a clean error
     let o = train("bad", &small.replace(r#""sclm_max_positions": 64"#, r#""sclm_max_positions": 3"#));
     assert_clean_failure(&o, "sclm_max_positions");
+}
+
+/// `erc train` of `model` at its `meld` preset with a `--model-config` patch: 2 epochs of
+/// 4 dialogues on `dir/data`, into `dir/out`.
+fn train_meld_preset(dir: &Path, model: &str, config: &str, out: &str) -> Output {
+    erc(
+        &[
+            "train",
+            "--dataset",
+            "data",
+            "--model",
+            model,
+            "--preset",
+            "meld",
+            "--model-config",
+            config,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--out",
+            out,
+            "--no-progress",
+        ],
+        dir,
+    )
 }

@@ -2,15 +2,14 @@
 //! speakers, batch-major masks and labels), every stage the fixture captured, the loss terms
 //! and every gradient, in eval mode (dropout off) with the training-only parts running.
 
-use std::collections::BTreeMap;
-
 use burn::tensor::activation::{log_softmax, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
-use erc_core::batch::HostBatch;
+use erc_core::BackendKind;
 use erc_core::import::TorchNamed;
-use erc_core::{BackendKind, DialogueBatch};
 
-use super::{Comparator, Fixture, ParityError, ParityReport, host, param_grads, swap_leading};
+use super::{
+    Comparator, Fixture, ParityError, ParityReport, ReferenceInputs, host, param_grads, swap_leading, time_major_batch,
+};
 use crate::maln::{MODALITIES, Maln, MalnConfig};
 
 /// Reference input name of each modality, in [`MODALITIES`] order.
@@ -26,7 +25,9 @@ pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityRepor
     let config = config.without_dropout();
     let model = Maln::new(&config, &spec, &device).map_err(|e| fixture.error(e.to_string()))?;
     let model = model.import_pytorch(&fixture.tensors.with_prefix("param."), true)?;
-    let batch = batch_from_inputs(fixture, &device)?;
+    let features = MODALITIES.iter().copied().zip(INPUTS).collect();
+    let inputs = ReferenceInputs { mask: "umask", speakers: "qmask", labels: "label", features };
+    let batch = time_major_batch(fixture, &inputs, &device)?;
     let pass = model.forward_pass(&batch, true).map_err(|e| fixture.error(e.to_string()))?;
     let aux = model.auxiliary(&pass);
     let losses = model.losses(&pass, &aux, &batch).ok_or_else(|| fixture.error("the batch has no labels"))?;
@@ -79,38 +80,6 @@ pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityRepor
         cmp.grads(&param_grads(&model.param_table(), &total.backward()))?;
     }
     Ok(cmp.finish())
-}
-
-/// The reference's batch (`[L, B, D]` features, `qmask [L, B, P]`, `umask [B, L]`,
-/// `label [B, L]`) as one of ours. Speakers are the one-hot's argmax.
-fn batch_from_inputs(fixture: &Fixture, device: &Device) -> Result<DialogueBatch, ParityError> {
-    let (mask_shape, mask) = fixture.float("input.umask")?;
-    let [b, t] = [mask_shape[0], mask_shape[1]];
-    let lengths: Vec<usize> =
-        (0..b).map(|i| (0..t).rev().find(|&j| mask[i * t + j] != 0.0).map_or(0, |j| j + 1)).collect();
-    let (q_shape, qmask) = fixture.float("input.qmask")?;
-    let slots = q_shape[2];
-    let mut speakers = vec![0i64; b * t];
-    for (i, &n) in lengths.iter().enumerate() {
-        for j in 0..n {
-            let row = &qmask[(j * b + i) * slots..(j * b + i + 1) * slots];
-            let slot = row
-                .iter()
-                .position(|&v| v != 0.0)
-                .ok_or_else(|| fixture.error(format!("utterance {j} of dialogue {i} has no speaker in qmask")))?;
-            speakers[i * t + j] = slot as i64;
-        }
-    }
-    let (_, labels) = fixture.int("input.label")?;
-    let labels: Vec<i64> =
-        labels.iter().enumerate().map(|(r, &y)| if mask[r] != 0.0 { y } else { erc_core::PAD_LABEL }).collect();
-    let mut features = BTreeMap::new();
-    for (name, input) in MODALITIES.iter().zip(INPUTS) {
-        let (shape, values) = fixture.float(&format!("input.{input}"))?;
-        features.insert(name.to_string(), (shape[2], swap_leading(values, t, b, shape[2])));
-    }
-    let host = HostBatch { features, lengths, speakers, labels, speaker_slots: slots };
-    DialogueBatch::from_host(host, device).map_err(|e| fixture.error(e.to_string()))
 }
 
 /// The reference's dead common classifier, `log_softmax(sigmoid(W C̄ + b))` (it returns it

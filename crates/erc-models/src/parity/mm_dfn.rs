@@ -1,56 +1,30 @@
 //! MM-DFN parity: the reference's inputs (sequence-first) into a batch, every stage compared.
 
-use std::collections::BTreeMap;
-
 use burn::tensor::Tensor;
-use erc_core::batch::HostBatch;
 use erc_core::import::TorchNamed;
-use erc_core::{BackendKind, DialogueBatch, PAD_LABEL};
+use erc_core::{BackendKind, DialogueBatch};
 
-use super::{Comparator, Fixture, ParityError, ParityReport, host, param_grads, swap_leading};
+use super::{
+    Comparator, Fixture, ParityError, ParityReport, ReferenceInputs, host, param_grads, swap_leading, time_major_batch,
+};
 use crate::mm_dfn::{MmDfn, MmDfnConfig};
 
 /// Reference input name and our modality name, in the reference's a, v, l order.
 const INPUTS: [(char, &str, &str); 3] = [('a', "acouf", "audio"), ('v', "visuf", "visual"), ('l', "textf", "text")];
 
-/// The reference's batch (`[T, B, D]` features, `qmask [T, B, S]`, `umask [B, T]`,
-/// `label [B, T]`) as one of ours.
+/// The reference's batch (`[T, B, D]` features of the modalities in `modals`, `qmask [T, B, S]`,
+/// `umask [B, T]`, `label [B, T]`) as one of ours.
 pub(crate) fn batch_from_inputs(
     fixture: &Fixture,
     modals: &str,
     device: &burn::tensor::Device,
 ) -> Result<DialogueBatch, ParityError> {
-    let (umask_shape, umask) = fixture.float("input.umask")?;
-    let [b, t] = [umask_shape[0], umask_shape[1]];
-    // n_b = last index where umask = 1, plus 1 (the reference's rule)
-    let lengths: Vec<usize> =
-        (0..b).map(|i| (0..t).rev().find(|&j| umask[i * t + j] != 0.0).map_or(0, |j| j + 1)).collect();
-    let (q_shape, qmask) = fixture.float("input.qmask")?;
-    let s = q_shape[2];
-    let mut speakers = vec![0i64; b * t];
-    for (i, &n) in lengths.iter().enumerate() {
-        for j in 0..n {
-            let row = &qmask[(j * b + i) * s..(j * b + i + 1) * s];
-            let slot = row
-                .iter()
-                .position(|&v| v != 0.0)
-                .ok_or_else(|| fixture.error(format!("utterance {j} of dialogue {i} has no speaker in qmask")))?;
-            speakers[i * t + j] = slot as i64;
-        }
-    }
-    let (_, label) = fixture.int("input.label")?;
-    let labels: Vec<i64> = (0..b * t).map(|r| if r % t < lengths[r / t] { label[r] } else { PAD_LABEL }).collect();
-    let mut features = BTreeMap::new();
-    for (initial, input, name) in INPUTS {
-        if !modals.contains(initial) {
-            continue;
-        }
-        let (shape, values) = fixture.float(&format!("input.{input}"))?;
-        let d = shape[2];
-        features.insert(name.to_string(), (d, swap_leading(values, t, b, d)));
-    }
-    let host = HostBatch { features, lengths, speakers, labels, speaker_slots: s };
-    DialogueBatch::from_host(host, device).map_err(|e| fixture.error(e.to_string()))
+    let features = INPUTS
+        .iter()
+        .filter(|(initial, ..)| modals.contains(*initial))
+        .map(|(_, input, name)| (*name, *input))
+        .collect();
+    time_major_batch(fixture, &ReferenceInputs { mask: "umask", speakers: "qmask", labels: "label", features }, device)
 }
 
 /// Builds MM-DFN from the fixture, imports its weights and compares every output and gradient.

@@ -386,6 +386,54 @@ pub fn swap_leading(values: &[f32], a: usize, b: usize, d: usize) -> Vec<f32> {
     out
 }
 
+/// Where a reference's batch inputs are in a fixture.
+pub(crate) struct ReferenceInputs<'a> {
+    /// The utterance mask `[B, T]` (a dialogue's length is its last non-zero step plus one).
+    pub mask: &'a str,
+    /// The speaker one-hot `[T, B, S]`, time-major.
+    pub speakers: &'a str,
+    /// The labels, batch-major (`[B, T]` or flattened); steps past a dialogue's end are ignored.
+    pub labels: &'a str,
+    /// `(our modality name, input name)` of each time-major `[T, B, D]` feature tensor.
+    pub features: Vec<(&'a str, &'a str)>,
+}
+
+/// The reference's time-major batch as one of ours (batch-first, speakers as slot indices).
+pub(crate) fn time_major_batch(
+    fixture: &Fixture,
+    inputs: &ReferenceInputs<'_>,
+    device: &burn::tensor::Device,
+) -> Result<erc_core::DialogueBatch, ParityError> {
+    let (mask_shape, mask) = fixture.float(&format!("input.{}", inputs.mask))?;
+    let [b, t] = [mask_shape[0], mask_shape[1]];
+    let lengths: Vec<usize> =
+        (0..b).map(|i| (0..t).rev().find(|&j| mask[i * t + j] != 0.0).map_or(0, |j| j + 1)).collect();
+    let (one_hot_shape, one_hot) = fixture.float(&format!("input.{}", inputs.speakers))?;
+    let slots = one_hot_shape[2];
+    let mut speakers = vec![0i64; b * t];
+    for (i, &n) in lengths.iter().enumerate() {
+        for j in 0..n {
+            let row = &one_hot[(j * b + i) * slots..(j * b + i + 1) * slots];
+            let slot = row.iter().position(|&v| v != 0.0).ok_or_else(|| {
+                fixture.error(format!("utterance {j} of dialogue {i} has no speaker in {}", inputs.speakers))
+            })?;
+            speakers[i * t + j] = slot as i64;
+        }
+    }
+    let (_, label) = fixture.int(&format!("input.{}", inputs.labels))?;
+    if label.len() != b * t {
+        return Err(fixture.error(format!("{} has {} labels for {b}×{t} steps", inputs.labels, label.len())));
+    }
+    let labels = (0..b * t).map(|r| if r % t < lengths[r / t] { label[r] } else { erc_core::PAD_LABEL }).collect();
+    let mut features = BTreeMap::new();
+    for (name, input) in &inputs.features {
+        let (shape, values) = fixture.float(&format!("input.{input}"))?;
+        features.insert(name.to_string(), (shape[2], swap_leading(values, t, b, shape[2])));
+    }
+    let host = erc_core::batch::HostBatch { features, lengths, speakers, labels, speaker_slots: slots };
+    erc_core::DialogueBatch::from_host(host, device).map_err(|e| fixture.error(e.to_string()))
+}
+
 /// A tensor's values on the host, row-major.
 pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().iter::<f32>().collect()

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use erc_core::batch::{HostBatch, index_tensor};
+use erc_core::BackendKind;
+use erc_core::batch::index_tensor;
 use erc_core::import::TorchNamed;
 use erc_core::representation_loss::{SwfcLoss, soft_hgr_loss, swfc_class_weights};
-use erc_core::{BackendKind, DialogueBatch};
 
-use super::{Comparator, Fixture, ParityError, ParityReport, host, param_grads, swap_leading};
+use super::{
+    Comparator, Fixture, ParityError, ParityReport, ReferenceInputs, host, param_grads, swap_leading, time_major_batch,
+};
 use crate::multiemo::{MODALITIES, MultiEmo, MultiEmoConfig};
 
 /// Reference input name of each modality, in [`MODALITIES`] order.
@@ -32,36 +34,6 @@ pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityRepor
     }
 }
 
-/// The reference's batch (`[L, B, D]` features, `speaker_masks [L, B, P]`,
-/// `utterance_masks [B, L]`, `padded_labels [B·L]`) as one of ours.
-fn batch_from_inputs(fixture: &Fixture, device: &Device) -> Result<DialogueBatch, ParityError> {
-    let (mask_shape, mask) = fixture.float("input.utterance_masks")?;
-    let [b, t] = [mask_shape[0], mask_shape[1]];
-    let lengths: Vec<usize> =
-        (0..b).map(|i| (0..t).rev().find(|&j| mask[i * t + j] != 0.0).map_or(0, |j| j + 1)).collect();
-    let (speaker_shape, speaker_masks) = fixture.float("input.speaker_masks")?;
-    let slots = speaker_shape[2];
-    let mut speakers = vec![0i64; b * t];
-    for (i, &n) in lengths.iter().enumerate() {
-        for j in 0..n {
-            let row = &speaker_masks[(j * b + i) * slots..(j * b + i + 1) * slots];
-            let slot = row
-                .iter()
-                .position(|&v| v != 0.0)
-                .ok_or_else(|| fixture.error(format!("utterance {j} of dialogue {i} has no speaker")))?;
-            speakers[i * t + j] = slot as i64;
-        }
-    }
-    let (_, labels) = fixture.int("input.padded_labels")?;
-    let mut features = BTreeMap::new();
-    for (name, input) in MODALITIES.iter().zip(INPUTS) {
-        let (shape, values) = fixture.float(&format!("input.{input}"))?;
-        features.insert(name.to_string(), (shape[2], swap_leading(values, t, b, shape[2])));
-    }
-    let host = HostBatch { features, lengths, speakers, labels: labels.to_vec(), speaker_slots: slots };
-    DialogueBatch::from_host(host, device).map_err(|e| fixture.error(e.to_string()))
-}
-
 /// Rows of a pass at the labelled utterances, `[N, D]` on the host.
 fn labelled(x: &Tensor<2>, index: &[usize], device: &Device) -> (Vec<usize>, Vec<f32>) {
     let rows = x.clone().select(0, index_tensor(index, device));
@@ -79,7 +51,10 @@ fn run_model(fixture: &Fixture, device: &Device) -> Result<ParityReport, ParityE
     let (config, spec) = MultiEmoConfig::from_reference(config_json).map_err(|e| fixture.error(e.to_string()))?;
     let model = MultiEmo::new(&config, &spec, device).map_err(|e| fixture.error(e.to_string()))?;
     let model = model.import_pytorch(&fixture.tensors.with_prefix("param."), true)?;
-    let batch = batch_from_inputs(fixture, device)?;
+    let features = MODALITIES.iter().copied().zip(INPUTS).collect();
+    let inputs =
+        ReferenceInputs { mask: "utterance_masks", speakers: "speaker_masks", labels: "padded_labels", features };
+    let batch = time_major_batch(fixture, &inputs, device)?;
     let pass = model.forward_pass(&batch).map_err(|e| fixture.error(e.to_string()))?;
 
     let [b, t] = [batch.batch_size(), batch.max_len()];
