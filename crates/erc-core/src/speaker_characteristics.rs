@@ -140,7 +140,7 @@ impl SpeakerCharacteristics {
                 let real = i < speakers.lengths[d];
                 let is_party = real && speakers.ids[d * t + i] == party;
                 own.push(!is_party);
-                others.push(!(real && !is_party));
+                others.push(!real || is_party);
             }
         }
         let mask = |m: Vec<bool>| Tensor::<2, Bool>::from_data(TensorData::new(m, [n_pairs, t]), &device);

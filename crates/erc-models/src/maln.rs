@@ -508,13 +508,13 @@ impl Maln {
         let mut characteristics = Vec::with_capacity(3);
         let mut topics = Vec::with_capacity(3);
         let mut joined = Vec::with_capacity(3);
-        for m in 0..3 {
-            let context = &self.contexts[m];
-            let e = self
-                .context_dropout
-                .forward(relu(context.linear.forward(context.gru.forward(inputs[m].clone(), &lengths))));
-            let c = self.characteristics[m].forward(inputs[m].clone(), speakers, s.routing, masked);
-            let g = self.topics[m].forward(c.routed.clone());
+        for (((x, context), sclm), topic) in
+            inputs.into_iter().zip(&self.contexts).zip(&self.characteristics).zip(&self.topics)
+        {
+            let e =
+                self.context_dropout.forward(relu(context.linear.forward(context.gru.forward(x.clone(), &lengths))));
+            let c = sclm.forward(x, speakers, s.routing, masked);
+            let g = topic.forward(c.routed.clone());
             joined.push(Tensor::cat(vec![e.clone(), g.clone()], 2));
             contexts.push(e);
             characteristics.push(c);
