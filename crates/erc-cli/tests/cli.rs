@@ -258,65 +258,51 @@ fn mm_dfn_trains_from_its_preset_and_lists_in_models() {
 
 #[test]
 fn multiemo_trains_from_its_preset_and_its_fixtures_pass_parity() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    for case in ["meld_small", "swfc_loss", "softhgr_loss"] {
-        let o = erc(&["parity", fixture("multiemo", case).to_str().unwrap()], dir);
-        assert!(o.status.success(), "{case}: {}", text(&o));
-        let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!((line["model"].as_str(), line["pass"].as_bool()), (Some("multiemo"), Some(true)), "{line}");
-    }
-    let o = erc(&["synth", "--out", "data", "--shape", "meld", "--dialogues", "12,4,4", "--dims", "8,6,4"], dir);
-    assert!(o.status.success(), "{}", text(&o));
     let small = r#"{"d_model": 8, "heads": 2, "d_ff": 16, "fusion_layers": 1, "d_mlp": 8,
         "context": {"text": "none", "audio": "forward", "visual": "bidirectional"},
         "loss": {"temperature": 1.4, "focus": 2.0, "sample_weight": 1.2,
                  "swfc_weight": 0.3, "hgr_weight": 0.3, "ce_weight": 0.4}}"#;
-    let train = |out: &str, config: &str| train_meld_preset(dir, "multiemo", config, out);
-    let o = train("run", small);
-    assert!(o.status.success(), "{}", text(&o));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run/report.json")).unwrap()).unwrap();
-    assert_eq!(report["config"]["model"], "multiemo");
-    assert_eq!(report["epochs"].as_array().unwrap().len(), 2);
-    let o = erc(&["eval", "run/checkpoints/best", "data", "--json"], dir);
-    assert!(o.status.success(), "{}", text(&o));
-    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let (a, b) = (eval["metrics"]["accuracy"].as_f64(), report["test"]["metrics"]["accuracy"].as_f64());
-    assert!(a.is_some() && (a.unwrap() - b.unwrap()).abs() < 1e-9, "{eval} vs {}", report["test"]);
     // d_model not a multiple of heads is a clean error
-    let o = train("bad", &small.replace(r#""heads": 2"#, r#""heads": 3"#));
-    assert_clean_failure(&o, "multiple of heads");
+    let bad = (small.replace(r#""heads": 2"#, r#""heads": 3"#), "multiple of heads");
+    check_paper_model("multiemo", &["meld_small", "swfc_loss", "softhgr_loss"], small, bad);
 }
 
 #[test]
 fn maln_trains_from_its_preset_and_its_fixtures_pass_parity() {
+    let small = r#"{"hidden": 8, "topic_dim": 4, "sclm_ffn": 8, "sclm_max_positions": 64, "disc_hidden": 4}"#;
+    // a position table too short for the data is a clean error
+    let bad = (small.replace(r#""sclm_max_positions": 64"#, r#""sclm_max_positions": 3"#), "sclm_max_positions");
+    check_paper_model("maln", &["iemocap_small", "iemocap_small_specific_fusion"], small, bad);
+}
+
+/// A paper model through the CLI: `erc parity` passes its fixture `cases`; it trains at its
+/// `meld` preset with the `small` configuration patch on synthetic MELD-like data, and the best
+/// checkpoint re-evaluates to the report's test accuracy; the `bad` patch fails cleanly with a
+/// message containing the given text.
+fn check_paper_model(model: &str, cases: &[&str], small: &str, bad: (String, &str)) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    for case in ["iemocap_small", "iemocap_small_specific_fusion"] {
-        let o = erc(&["parity", fixture("maln", case).to_str().unwrap()], dir);
+    for case in cases {
+        let o = erc(&["parity", fixture(model, case).to_str().unwrap()], dir);
         assert!(o.status.success(), "{case}: {}", text(&o));
         let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!((line["model"].as_str(), line["pass"].as_bool()), (Some("maln"), Some(true)), "{line}");
+        assert_eq!((line["model"].as_str(), line["pass"].as_bool()), (Some(model), Some(true)), "{line}");
     }
     let o = erc(&["synth", "--out", "data", "--shape", "meld", "--dialogues", "12,4,4", "--dims", "8,6,4"], dir);
     assert!(o.status.success(), "{}", text(&o));
-    let small = r#"{"hidden": 8, "topic_dim": 4, "sclm_ffn": 8, "sclm_max_positions": 64, "disc_hidden": 4}"#;
-    let train = |out: &str, config: &str| train_meld_preset(dir, "maln", config, out);
-    let o = train("run", small);
+    let o = train_meld_preset(dir, model, small, "run");
     assert!(o.status.success(), "{}", text(&o));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run/report.json")).unwrap()).unwrap();
-    assert_eq!(report["config"]["model"], "maln");
+    assert_eq!(report["config"]["model"], model);
     assert_eq!(report["epochs"].as_array().unwrap().len(), 2);
     let o = erc(&["eval", "run/checkpoints/best", "data", "--json"], dir);
     assert!(o.status.success(), "{}", text(&o));
     let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let (a, b) = (eval["metrics"]["accuracy"].as_f64(), report["test"]["metrics"]["accuracy"].as_f64());
     assert!(a.is_some() && (a.unwrap() - b.unwrap()).abs() < 1e-9, "{eval} vs {}", report["test"]);
-    // a position table too short for the data is a clean error
-    let o = train("bad", &small.replace(r#""sclm_max_positions": 64"#, r#""sclm_max_positions": 3"#));
-    assert_clean_failure(&o, "sclm_max_positions");
+    let o = train_meld_preset(dir, model, &bad.0, "bad");
+    assert_clean_failure(&o, bad.1);
 }
 
 /// `erc train` of `model` at its `meld` preset with a `--model-config` patch: 2 epochs of
