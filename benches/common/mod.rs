@@ -135,13 +135,15 @@ pub struct PresetWorkload {
 /// Benchmarks a registered model at a preset, on every compiled backend: inference on a batch
 /// of the first `dialogues` train dialogues (real lengths and speakers) and one training step
 /// (forward, the model's loss, backward, the preset's optimiser). Throughput in dialogues/s;
-/// group `<model>-<preset>`.
+/// group `<model>-<preset>`. Without `--bench` (as `cargo test --all-targets` runs it) the batch
+/// is the first 2 dialogues only: a smoke test, not a measurement.
 pub fn bench_preset<F: erc::models::ModelFactory>(
     c: &mut criterion::Criterion,
     workload: &PresetWorkload,
     dialogues: usize,
 ) {
     use erc::core::burn::module::Module;
+    let dialogues = if std::env::args().any(|a| a == "--bench") { dialogues } else { dialogues.min(2) };
     let w = workload;
     let (config, training) = F::preset(w.preset).expect("the preset exists");
     let spec = erc::core::DataSpec {
