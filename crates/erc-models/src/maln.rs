@@ -60,8 +60,8 @@ const REF: [RefNames; 3] = [
     RefNames { sclm: "Visual", gru: "VisualGRU", head: "visual", extractor: "visual", modality_id: 1 },
 ];
 
-/// The reference's orders: modalities by discriminator id (text, visual, audio), as indices
-/// into [`MODALITIES`].
+/// The modalities in the reference's usual order, which is also the discriminator's class order
+/// (text, visual, audio), as indices into [`MODALITIES`].
 const BY_MODALITY_ID: [usize; 3] = [0, 2, 1];
 
 /// Which parts feed the unimodal heads and the fusion.
@@ -621,7 +621,7 @@ impl Maln {
     }
 }
 
-/// The reference's dead modules: `(name, shape)` of every tensor, by group.
+/// `(prefix.name, shape)` for each `(name, shape)`: tensors of a module the reference never runs.
 fn dead_tensors(prefix: &str, shapes: &[(&str, Vec<usize>)]) -> Vec<(String, Vec<usize>)> {
     shapes.iter().map(|(n, s)| (format!("{prefix}.{n}"), s.clone())).collect()
 }
@@ -631,8 +631,9 @@ fn linear_shapes(prefix: &str, d_in: usize, d_out: usize) -> Vec<(String, Vec<us
     dead_tensors(prefix, &[("weight", vec![d_out, d_in]), ("bias", vec![d_out])])
 }
 
-/// The tensors of an unused transformer layer of width `w` and feed-forward width `ff`
-/// (`self_attention`, `fc.0`, optionally `fc.2`, `norm1`, `norm2`), or of a cross-fusion layer.
+/// The tensors of an unused attention layer below `prefix`: each `(name, width)` attention's
+/// query/key/value linears, each `(name, in, out)` feed-forward linear, and `norm1`/`norm2` of
+/// width `norm`.
 fn layer_shapes(
     prefix: &str,
     attentions: &[(&str, usize)],
