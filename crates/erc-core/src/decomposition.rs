@@ -7,7 +7,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::import::{ImportError, TorchParams, import_linear};
+use crate::import::{ImportError, TorchParams, import_linear, visit_in_order};
 
 /// `S = tanh(Drop(W x + b))` (the reference's `specific_feature_extractor_{m}` Sequential).
 #[derive(Module, Debug)]
@@ -70,12 +70,9 @@ impl CommonEncoder {
         order: &[usize],
         shared_prefix: &str,
     ) -> Result<Self, ImportError> {
-        let mut slots: Vec<Option<Linear>> = self.per_modality.into_iter().map(Some).collect();
-        for &m in order {
-            let linear = slots[m].take().expect("each modality once in `order`");
-            slots[m] = Some(import_linear(p, &format!("{}.0", prefixes[m]), linear)?);
-        }
-        let per_modality = slots.into_iter().map(|s| s.expect("`order` names every modality")).collect();
+        let per_modality = visit_in_order(self.per_modality, order, |m, linear| {
+            import_linear(p, &format!("{}.0", prefixes[m]), linear)
+        })?;
         let shared = import_linear(p, &format!("{shared_prefix}.0"), self.shared)?;
         Ok(Self { per_modality, shared, dropout: self.dropout })
     }

@@ -294,6 +294,22 @@ where
     Ok(Param::from_mapped_value(id, value, mapper))
 }
 
+/// Visits `items` (stored in our order) in the order the reference's `state_dict` lists them:
+/// `order` holds indices into `items`, each exactly once. Returns the visited items in our order.
+pub fn visit_in_order<T>(
+    items: Vec<T>,
+    order: &[usize],
+    mut visit: impl FnMut(usize, T) -> Result<T, ImportError>,
+) -> Result<Vec<T>, ImportError> {
+    assert_eq!(order.len(), items.len(), "`order` names every item once");
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    for &i in order {
+        let item = slots[i].take().expect("`order` names every item once");
+        slots[i] = Some(visit(i, item)?);
+    }
+    Ok(slots.into_iter().map(|s| s.expect("`order` names every item once")).collect())
+}
+
 /// Visits a `burn::nn::Linear` as PyTorch's `prefix.weight` (`[out, in]`) and `prefix.bias`.
 pub fn import_linear<P: TorchParams + ?Sized>(
     p: &mut P,

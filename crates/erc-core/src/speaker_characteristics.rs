@@ -70,32 +70,35 @@ impl SpeakerCharacteristics {
     }
 
     /// Summarises `x` (`[B, T, w]`, padded) and routes the summaries to its utterances.
-    /// With `mask_padding` false, binary routing lets the encoders attend to padded steps as
-    /// the reference does; per-speaker routing always masks them.
+    /// `key_padding` (`[B, T]`, true at padded steps) keeps padding out of the binary routings'
+    /// attention; without it they attend to padded steps as the reference does. Per-speaker
+    /// routing always masks padding (its masks are built from the speakers and lengths).
     pub fn forward(
         &self,
         x: Tensor<3>,
         speakers: Speakers<'_>,
         routing: SpeakerRouting,
-        mask_padding: bool,
+        key_padding: Option<&Tensor<2, Bool>>,
     ) -> Characteristics {
         match routing {
-            SpeakerRouting::Binary => self.binary(x, speakers, mask_padding, false),
-            SpeakerRouting::ReferenceRule => self.binary(x, speakers, mask_padding, true),
+            SpeakerRouting::Binary => self.binary(x, speakers, key_padding, false),
+            SpeakerRouting::ReferenceRule => self.binary(x, speakers, key_padding, true),
             SpeakerRouting::PerSpeaker => self.per_speaker(x, speakers),
         }
     }
 
     /// Binary routing; `scaled`: party `k ≥ 1` gets `k·g_S` (the reference's literal rule).
-    fn binary(&self, x: Tensor<3>, speakers: Speakers<'_>, mask_padding: bool, scaled: bool) -> Characteristics {
+    fn binary(
+        &self,
+        x: Tensor<3>,
+        speakers: Speakers<'_>,
+        key_padding: Option<&Tensor<2, Bool>>,
+        scaled: bool,
+    ) -> Characteristics {
         let [b, t, _] = x.dims();
         let device = x.device();
-        let mask = mask_padding.then(|| {
-            let padded: Vec<bool> = speakers.lengths.iter().flat_map(|&n| (0..t).map(move |i| i >= n)).collect();
-            Tensor::<2, Bool>::from_data(TensorData::new(padded, [b, t]), &device)
-        });
-        let speaker = self.speaker.forward(x.clone(), mask.as_ref()); // [B, w]
-        let listener = self.listener.forward(x, mask.as_ref());
+        let speaker = self.speaker.forward(x.clone(), key_padding); // [B, w]
+        let listener = self.listener.forward(x, key_padding);
         let mut to_speaker = vec![0f32; b * t];
         let mut to_listener = vec![0f32; b * t];
         for (d, &n) in speakers.lengths.iter().enumerate() {
@@ -188,7 +191,10 @@ mod tests {
         let sclm = SpeakerCharacteristics::new(4, 8, 8, 0.0, &dev);
         let x = Tensor::<3>::random([2, 3, 4], Distribution::Normal(0.0, 1.0), &dev);
         let ids = [0i64, 1, 0, 1, 1, 0];
-        let out = sclm.forward(x, Speakers { ids: &ids, lengths: &[3, 2], slots: 2 }, SpeakerRouting::Binary, true);
+        let padding =
+            Tensor::<2, Bool>::from_data(TensorData::new(vec![false, false, false, false, false, true], [2, 3]), &dev);
+        let speakers = Speakers { ids: &ids, lengths: &[3, 2], slots: 2 };
+        let out = sclm.forward(x, speakers, SpeakerRouting::Binary, Some(&padding));
         let routed = values(out.routed);
         let (s, l) = (values(out.speaker), values(out.listener));
         close(&routed[0..4], &l[0..4]);
@@ -204,7 +210,7 @@ mod tests {
         let x = Tensor::<3>::random([1, 3, 4], Distribution::Normal(0.0, 1.0), &dev);
         let ids = [0i64, 1, 3];
         let speakers = Speakers { ids: &ids, lengths: &[3], slots: 4 };
-        let out = sclm.forward(x, speakers, SpeakerRouting::ReferenceRule, true);
+        let out = sclm.forward(x, speakers, SpeakerRouting::ReferenceRule, None);
         let (routed, s, l) = (values(out.routed), values(out.speaker), values(out.listener));
         close(&routed[0..4], &l);
         close(&routed[4..8], &s);
@@ -218,11 +224,11 @@ mod tests {
         let x = Tensor::<3>::random([1, 4, 4], Distribution::Normal(0.0, 1.0), &dev);
         let ids = [3i64, 5, 3, 7];
         let speakers = Speakers { ids: &ids, lengths: &[4], slots: 9 };
-        let base = sclm.forward(x.clone(), speakers, SpeakerRouting::PerSpeaker, true);
+        let base = sclm.forward(x.clone(), speakers, SpeakerRouting::PerSpeaker, None);
         assert_eq!(base.speaker.dims(), [3, 4]); // parties 3, 5, 7
         // changing party 7's utterance leaves party 3's speaker summary alone but not its listener one
         let changed = x.clone().slice_assign([0..1, 3..4, 0..4], Tensor::ones([1, 1, 4], &dev));
-        let other = sclm.forward(changed, speakers, SpeakerRouting::PerSpeaker, true);
+        let other = sclm.forward(changed, speakers, SpeakerRouting::PerSpeaker, None);
         close(&values(base.speaker.clone().slice([0..1, 0..4])), &values(other.speaker.slice([0..1, 0..4])));
         let (a, b) = (values(base.listener.slice([0..1, 0..4])), values(other.listener.slice([0..1, 0..4])));
         assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-4));

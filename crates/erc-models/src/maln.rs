@@ -25,7 +25,7 @@ use erc_core::decomposition::{
 };
 use erc_core::dialogue_rnn::Speakers;
 use erc_core::head::MlpHead;
-use erc_core::import::{ImportError, TorchNamed, TorchParams, import_linear};
+use erc_core::import::{ImportError, TorchNamed, TorchParams, import_linear, visit_in_order};
 use erc_core::loss::masked_nll;
 use erc_core::rnn::{MaskedBiGru, MaskedBiGruConfig, length_mask};
 use erc_core::speaker_characteristics::{Characteristics, SpeakerCharacteristics, SpeakerRouting};
@@ -502,6 +502,7 @@ impl Maln {
         let masked = !s.reference_padding;
         let lengths: Vec<usize> = if masked { layout.lengths.clone() } else { vec![t; b] };
         let speakers = Speakers { ids: &layout.speakers, lengths: &layout.lengths, slots: s.num_speakers };
+        let key_padding = masked.then(|| batch.padding_mask());
         let inputs: Vec<Tensor<3>> = MODALITIES.iter().map(|m| batch.modality(m)).collect::<Result<_, _>>()?;
 
         let mut contexts = Vec::with_capacity(3);
@@ -513,7 +514,7 @@ impl Maln {
         {
             let e =
                 self.context_dropout.forward(relu(context.linear.forward(context.gru.forward(x.clone(), &lengths))));
-            let c = sclm.forward(x, speakers, s.routing, masked);
+            let c = sclm.forward(x, speakers, s.routing, key_padding.as_ref());
             let g = topic.forward(c.routed.clone());
             joined.push(Tensor::cat(vec![e.clone(), g.clone()], 2));
             contexts.push(e);
@@ -529,7 +530,6 @@ impl Maln {
             _ => &common,
         };
         let common_sum = common[0].clone() + common[1].clone() + common[2].clone();
-        let key_padding = masked.then(|| batch.padding_mask());
         let av = self.av_fc.forward(Tensor::cat(vec![source[1].clone(), source[2].clone()], 2));
         let fusion = self.fusion.forward(source[0].clone(), av.clone(), key_padding.as_ref());
         let features = Tensor::cat(vec![fusion.clone(), common_sum.clone()], 2);
@@ -715,12 +715,8 @@ impl TorchNamed for Maln {
             topics.push(import_linear(p, &format!("{}TopicFc", REF[m].sclm), linear)?);
         }
         // fc_visual, fc_text, fc_audio
-        let mut unimodal: Vec<Option<MlpHead>> = self.unimodal.into_iter().map(Some).collect();
-        for m in [2, 0, 1] {
-            let head = unimodal[m].take().expect("each head once");
-            unimodal[m] = Some(head.visit_torch(p, &format!("fc_{}", REF[m].head))?);
-        }
-        let unimodal = unimodal.into_iter().map(|u| u.expect("visited")).collect();
+        let unimodal =
+            visit_in_order(self.unimodal, &[2, 0, 1], |m, head| head.visit_torch(p, &format!("fc_{}", REF[m].head)))?;
         let classifier = self.classifier.visit_torch(p, "fc")?;
         let comet = s.dead.comet_dim;
         visit_unused(
@@ -735,23 +731,17 @@ impl TorchNamed for Maln {
             .concat(),
         )?;
         // TexGRU, VisualGRU, AcousticGRU
-        let mut contexts: Vec<Option<ContextEncoder>> = self.contexts.into_iter().map(Some).collect();
-        for m in [0, 2, 1] {
-            let ContextEncoder { gru, linear } = contexts[m].take().expect("each context once");
+        let contexts = visit_in_order(self.contexts, &BY_MODALITY_ID, |m, ContextEncoder { gru, linear }| {
             let (prefix, d) = (REF[m].gru, s.dims[m]);
             let gru = gru.visit_torch(p, &format!("{prefix}.gru"))?;
             visit_unused(p, linear_shapes(&format!("{prefix}.matchatt.transform"), 2 * d, 2 * d))?;
             let linear = import_linear(p, &format!("{prefix}.linear"), linear)?;
             visit_unused(p, linear_shapes(&format!("{prefix}.smax_fc"), d, s.dead.gru_smax_fc_classes))?;
-            contexts[m] = Some(ContextEncoder { gru, linear });
-        }
-        let contexts = contexts.into_iter().map(|c| c.expect("visited")).collect();
-        let mut specific: Vec<Option<SpecificEncoder>> = self.specific.into_iter().map(Some).collect();
-        for m in BY_MODALITY_ID {
-            let encoder = specific[m].take().expect("each encoder once");
-            specific[m] = Some(encoder.visit_torch(p, &format!("{}{}", s.specific_prefix, REF[m].extractor))?);
-        }
-        let specific = specific.into_iter().map(|e| e.expect("visited")).collect();
+            Ok(ContextEncoder { gru, linear })
+        })?;
+        let specific = visit_in_order(self.specific, &BY_MODALITY_ID, |m, encoder| {
+            encoder.visit_torch(p, &format!("{}{}", s.specific_prefix, REF[m].extractor))
+        })?;
         let prefixes: Vec<String> = (0..3).map(|m| format!("common_feature_extractor_{}", REF[m].extractor)).collect();
         let common = self.common.visit_torch(p, &prefixes, &BY_MODALITY_ID, "common_feature_extractor_share")?;
         let discriminator = self.discriminator.visit_torch(p, "modal_discriminator")?;

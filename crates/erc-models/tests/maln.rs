@@ -169,7 +169,7 @@ fn training_gives_four_weighted_finite_loss_terms_and_evaluation_only_the_nll() 
             with_grad += 1;
         }
     }
-    // every parameter but the position rows beyond the batch gets a gradient tensor
+    // every parameter the model holds gets a gradient (training runs every part)
     assert_eq!(with_grad, table.entries.iter().filter(|e| e.used).count());
 
     // evaluation (a `valid()` copy on the plain device): the emotion NLL only

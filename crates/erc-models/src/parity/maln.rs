@@ -14,8 +14,6 @@ use crate::maln::{MODALITIES, Maln, MalnConfig};
 
 /// Reference input name of each modality, in [`MODALITIES`] order.
 const INPUTS: [&str; 3] = ["text", "acoustic", "visual"];
-/// Reference output suffix of each modality, in [`MODALITIES`] order.
-const SUFFIX: [&str; 3] = ["text", "audio", "visual"];
 
 pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityReport, ParityError> {
     let device = backend.training_device()?;
@@ -38,7 +36,8 @@ pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityRepor
     let time_major_shape = |x: &Tensor<3>| vec![t, b, x.dims()[2]];
     let mut cmp = Comparator::new(fixture);
     let specific = pass.specific.as_ref().expect("asked for");
-    for (m, name) in SUFFIX.iter().enumerate() {
+    // the reference's outputs are suffixed with our modality names
+    for (m, name) in MODALITIES.iter().enumerate() {
         let c = &pass.characteristics[m];
         cmp.output(&format!("ctx_{name}"), &time_major_shape(&pass.contexts[m]), &time_major(&pass.contexts[m]))?;
         cmp.output(&format!("sclm_speaker_{name}"), &c.speaker.dims(), &host(c.speaker.clone()))?;
