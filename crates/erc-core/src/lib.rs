@@ -5,7 +5,7 @@
 //! ([`batch`]), the model contract ([`model`]), losses ([`loss`]), metrics ([`metrics`]),
 //! reusable layers (recurrent cells [`rnn`], speaker-level context [`speaker`], dialogue graphs
 //! [`graph`], graph-based dynamic fusion [`fusion`], DialogueRNN context [`dialogue_rnn`],
-//! cross-modal attention [`attention`], MALN's transformer blocks [`transformer`], speaker
+//! cross-modal attention [`attention`], the BERT-style encoder layer [`bert`], MALN's transformer blocks [`transformer`], speaker
 //! characteristics [`speaker_characteristics`] and adversarial decomposition [`decomposition`],
 //! a classification head [`head`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
 //! ([`import`]) and the serialisable training hyper-parameters that model presets carry
@@ -14,6 +14,7 @@
 pub mod attention;
 pub mod backend;
 pub mod batch;
+pub mod bert;
 pub mod decomposition;
 pub mod dialogue_rnn;
 pub mod fusion;

@@ -27,5 +27,5 @@ pub use dataset::{Dataset, DialogueInfo};
 pub use error::DataError;
 pub use manifest::{Manifest, ModalityEntry};
 pub use synth::{SynthConfig, SynthShape};
-pub use transcripts::{ImportOptions, import_jsonl};
-pub use writer::{DatasetBuilder, DialogueRecord};
+pub use transcripts::{ImportOptions, for_each_transcript, import_jsonl};
+pub use writer::{DatasetBuilder, DialogueRecord, RowSink};

@@ -55,16 +55,33 @@ pub struct ImportOptions {
     pub valid_share: f64,
     /// Seed of that hold-out.
     pub seed: u64,
+    /// Keep the utterance texts in the builder (`text.jsonl`). A featurizer that streams the
+    /// texts itself turns this off so memory stays flat.
+    pub keep_text: bool,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { name: None, classes: None, default_split: None, valid_share: 0.1, seed: 0 }
+        Self { name: None, classes: None, default_split: None, valid_share: 0.1, seed: 0, keep_text: true }
     }
 }
 
-/// Reads a JSONL transcript file, one dialogue per non-blank line.
+/// Reads a JSONL transcript file, one dialogue per non-blank line, into memory.
 pub fn read_transcripts(path: &Path) -> Result<Vec<(usize, TranscriptDialogue)>, DataError> {
+    let mut dialogues = Vec::new();
+    for_each_transcript(path, |line, d| {
+        dialogues.push((line, d));
+        Ok::<(), DataError>(())
+    })?;
+    Ok(dialogues)
+}
+
+/// Streams a JSONL transcript file: calls `visit(line_number, dialogue)` for each dialogue in
+/// file order, holding one line at a time. Returns the number of dialogues.
+pub fn for_each_transcript<E: From<DataError>>(
+    path: &Path,
+    visit: impl FnMut(usize, TranscriptDialogue) -> Result<(), E>,
+) -> Result<usize, E> {
     let file = std::fs::File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             DataError::Missing { path: path.to_path_buf(), hint: String::new() }
@@ -72,12 +89,28 @@ pub fn read_transcripts(path: &Path) -> Result<Vec<(usize, TranscriptDialogue)>,
             DataError::io(path, e)
         }
     })?;
-    parse_transcripts(std::io::BufReader::new(file), path)
+    for_each_transcript_in(std::io::BufReader::new(file), path, visit)
 }
 
-/// Parses JSONL transcripts from any reader; `path` only labels errors.
+/// Parses JSONL transcripts from any reader into memory; `path` only labels errors.
 pub fn parse_transcripts(reader: impl BufRead, path: &Path) -> Result<Vec<(usize, TranscriptDialogue)>, DataError> {
     let mut dialogues = Vec::new();
+    for_each_transcript_in(reader, path, |line, d| {
+        dialogues.push((line, d));
+        Ok::<(), DataError>(())
+    })?;
+    Ok(dialogues)
+}
+
+/// [`for_each_transcript`] over any reader (standard input, say); `path` only labels errors.
+/// A line that is not a dialogue, a dialogue without utterances, and input without any
+/// dialogue are errors naming the line.
+pub fn for_each_transcript_in<E: From<DataError>>(
+    reader: impl BufRead,
+    path: &Path,
+    mut visit: impl FnMut(usize, TranscriptDialogue) -> Result<(), E>,
+) -> Result<usize, E> {
+    let mut count = 0;
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| DataError::io(path, e))?;
         if line.trim().is_empty() {
@@ -95,14 +128,16 @@ pub fn parse_transcripts(reader: impl BufRead, path: &Path) -> Result<Vec<(usize
                 path: path.to_path_buf(),
                 line: i + 1,
                 message: format!("dialogue `{}` has no utterance", dialogue.id),
-            });
+            }
+            .into());
         }
-        dialogues.push((i + 1, dialogue));
+        count += 1;
+        visit(i + 1, dialogue)?;
     }
-    if dialogues.is_empty() {
-        return Err(DataError::invalid(path, "no dialogue in the file"));
+    if count == 0 {
+        return Err(DataError::invalid(path, "no dialogue in the file").into());
     }
-    Ok(dialogues)
+    Ok(count)
 }
 
 fn choose_classes(labels: &BTreeSet<String>) -> Vec<String> {
@@ -114,11 +149,18 @@ fn choose_classes(labels: &BTreeSet<String>) -> Vec<String> {
     labels.iter().cloned().collect()
 }
 
-/// Imports a JSONL transcript file into a [`DatasetBuilder`] with text and no modality.
+/// Imports a JSONL transcript file into a [`DatasetBuilder`] with no modality, streaming the
+/// file twice (labels first, then dialogues). Texts are kept when `options.keep_text`.
 pub fn import_jsonl(path: &Path, options: &ImportOptions) -> Result<DatasetBuilder, DataError> {
-    let dialogues = read_transcripts(path)?;
-    let label_set: BTreeSet<String> =
-        dialogues.iter().flat_map(|(_, d)| d.utterances.iter().filter_map(|u| u.emotion.clone())).collect();
+    let mut label_set = BTreeSet::new();
+    let mut speaker_set = BTreeSet::new();
+    for_each_transcript(path, |_, d| {
+        for u in d.utterances {
+            label_set.extend(u.emotion);
+            speaker_set.insert(u.speaker);
+        }
+        Ok::<(), DataError>(())
+    })?;
     let classes = match &options.classes {
         Some(c) => c.clone(),
         None => choose_classes(&label_set),
@@ -129,16 +171,16 @@ pub fn import_jsonl(path: &Path, options: &ImportOptions) -> Result<DatasetBuild
     let name = options.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "transcripts".into())
     });
-    let speaker_set: BTreeSet<&str> =
-        dialogues.iter().flat_map(|(_, d)| d.utterances.iter().map(|u| u.speaker.as_str())).collect();
-    let mut builder = DatasetBuilder::new(name, classes.clone(), Vec::new())
-        .with_source(format!("imported from {}", path.display()))
-        .with_text();
-    if speaker_set.iter().all(|s| ["M", "F"].contains(s)) {
+    let mut builder =
+        DatasetBuilder::new(name, classes.clone(), Vec::new()).with_source(format!("imported from {}", path.display()));
+    if options.keep_text {
+        builder = builder.with_text();
+    }
+    if speaker_set.iter().all(|s| ["M", "F"].contains(&s.as_str())) {
         // IEMOCAP's convention: `M` is speaker 0, everyone else speaker 1
         builder = builder.with_speakers(&["M", "F"]);
     }
-    for (line, d) in dialogues {
+    for_each_transcript(path, |line, d| {
         let at = |message: String| DataError::Input { path: path.to_path_buf(), line, message };
         let split = d
             .split
@@ -164,11 +206,11 @@ pub fn import_jsonl(path: &Path, options: &ImportOptions) -> Result<DatasetBuild
                 split,
                 speakers: d.utterances.iter().map(|u| u.speaker.clone()).collect(),
                 labels,
-                texts: Some(d.utterances.iter().map(|u| u.text.clone()).collect()),
+                texts: options.keep_text.then(|| d.utterances.iter().map(|u| u.text.clone()).collect()),
                 features: Default::default(),
             })
-            .map_err(|e| at(e.to_string()))?;
-    }
+            .map_err(|e| at(e.to_string()))
+    })?;
     builder.hold_out_valid(options.valid_share, options.seed)?;
     Ok(builder)
 }

@@ -1,7 +1,8 @@
 //! Building a dataset in memory and writing it atomically.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use erc_core::PAD_LABEL;
@@ -11,7 +12,7 @@ use rand::seq::SliceRandom;
 use crate::dataset::files;
 use crate::error::DataError;
 use crate::manifest::{FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, Manifest, ModalityEntry};
-use crate::matrix::{write_f32_matrix, write_i64_vector};
+use crate::matrix::{create_zeroed_f32_matrix, write_f32_matrix, write_i64_vector};
 
 /// One dialogue to add to a [`DatasetBuilder`].
 #[derive(Debug, Clone, Default)]
@@ -205,18 +206,23 @@ impl DatasetBuilder {
 
     /// The manifest this builder would write.
     pub fn manifest(&self) -> Manifest {
+        self.manifest_with(None)
+    }
+
+    /// The manifest, with one more modality (`(name, dim)`, filled by a stream) and text when
+    /// `streamed` is given.
+    fn manifest_with(&self, streamed: Option<(&str, usize)>) -> Manifest {
+        let modalities = self.modalities.iter().map(|(n, d)| (n.as_str(), *d)).chain(streamed);
         Manifest {
             format: FORMAT_NAME.into(),
             version: FORMAT_VERSION,
             name: self.name.clone(),
             source: self.source.clone(),
             classes: self.classes.clone(),
-            modalities: self
-                .modalities
-                .iter()
+            modalities: modalities
                 .map(|(name, dim)| ModalityEntry {
-                    name: name.clone(),
-                    dim: *dim,
+                    name: name.to_string(),
+                    dim,
                     file: format!("{}/{name}.npy", files::FEATURES_DIR),
                 })
                 .collect(),
@@ -224,7 +230,7 @@ impl DatasetBuilder {
             dialogue_ids: self.dialogue_ids.clone(),
             num_utterances: self.labels.len(),
             splits: self.splits.clone(),
-            has_text: self.texts.is_some(),
+            has_text: self.texts.is_some() || streamed.is_some(),
         }
     }
 
@@ -233,10 +239,45 @@ impl DatasetBuilder {
     /// Files go to a temporary sibling directory that is renamed into place at the end, so an
     /// interrupted write never leaves a directory that looks like a complete dataset.
     pub fn write(&self, dir: impl AsRef<Path>) -> Result<(), DataError> {
-        let dir = dir.as_ref();
+        self.write_staged(dir.as_ref(), None, |_| Ok(()))
+    }
+
+    /// Writes the dataset plus one feature modality `modality` (`dim` wide) and the utterance
+    /// texts, both computed while writing: `fill` receives a [`RowSink`] and must push every
+    /// utterance's row and text, in dataset order. Only the skeleton (labels, speakers, splits)
+    /// and one block of rows are ever in memory. Atomic like [`DatasetBuilder::write`]: an
+    /// error or an interruption leaves no directory at `dir`.
+    pub fn write_streaming<E: From<DataError>>(
+        &self,
+        dir: impl AsRef<Path>,
+        modality: &str,
+        dim: usize,
+        fill: impl FnOnce(&mut RowSink) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.modalities.iter().any(|(m, _)| m == modality) {
+            return Err(
+                DataError::invalid(dir.as_ref(), format!("the dataset already has a `{modality}` modality")).into()
+            );
+        }
+        if self.texts.is_some() {
+            return Err(DataError::invalid(dir.as_ref(), "texts are streamed: build the skeleton without text").into());
+        }
+        self.write_staged(dir.as_ref(), Some((modality, dim)), |root| {
+            let mut sink = RowSink::create(root, modality, self.labels.len(), dim)?;
+            fill(&mut sink)?;
+            sink.finish().map_err(E::from)
+        })
+    }
+
+    fn write_staged<E: From<DataError>>(
+        &self,
+        dir: &Path,
+        streamed: Option<(&str, usize)>,
+        fill: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<(), E> {
         ensure_writable_target(dir)?;
         if self.dialogue_ids.is_empty() {
-            return Err(DataError::invalid(dir, "refusing to write a dataset with no dialogue"));
+            return Err(DataError::invalid(dir, "refusing to write a dataset with no dialogue").into());
         }
         let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
@@ -245,20 +286,21 @@ impl DatasetBuilder {
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| DataError::io(&staging, e))?;
         }
-        let result = self.write_files(&staging).and_then(|()| {
-            if dir.exists() {
-                // empty (checked above): replace it
-                std::fs::remove_dir(dir).map_err(|e| DataError::io(dir, e))?;
-            }
-            std::fs::rename(&staging, dir).map_err(|e| DataError::io(dir, e))
-        });
+        let result =
+            self.write_files(&staging, streamed).map_err(E::from).and_then(|()| fill(&staging)).and_then(|()| {
+                if dir.exists() {
+                    // empty (checked above): replace it
+                    std::fs::remove_dir(dir).map_err(|e| DataError::io(dir, e))?;
+                }
+                std::fs::rename(&staging, dir).map_err(|e| DataError::io(dir, e).into())
+            });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
         }
         result
     }
 
-    fn write_files(&self, root: &Path) -> Result<(), DataError> {
+    fn write_files(&self, root: &Path, streamed: Option<(&str, usize)>) -> Result<(), DataError> {
         let features_dir = root.join(files::FEATURES_DIR);
         std::fs::create_dir_all(&features_dir).map_err(|e| DataError::io(&features_dir, e))?;
         write_i64_vector(&root.join(files::OFFSETS), &self.offsets)?;
@@ -269,18 +311,105 @@ impl DatasetBuilder {
             write_f32_matrix(&features_dir.join(format!("{name}.npy")), n, *dim, &self.features[name])?;
         }
         if let Some(texts) = &self.texts {
-            let path = root.join(files::TEXT);
-            let file = std::fs::File::create(&path).map_err(|e| DataError::io(&path, e))?;
-            let mut out = std::io::BufWriter::new(file);
+            let mut out = TextWriter::create(root)?;
             for t in texts {
-                let line = serde_json::to_string(t).expect("strings serialise");
-                writeln!(out, "{line}").map_err(|e| DataError::io(&path, e))?;
+                out.push(t)?;
             }
-            out.flush().map_err(|e| DataError::io(&path, e))?;
+            out.finish()?;
         }
         let manifest_path = root.join(MANIFEST_FILE);
-        let json = serde_json::to_string_pretty(&self.manifest()).expect("manifest serialises");
+        let json = serde_json::to_string_pretty(&self.manifest_with(streamed)).expect("manifest serialises");
         std::fs::write(&manifest_path, json + "\n").map_err(|e| DataError::io(&manifest_path, e))
+    }
+}
+
+/// `text.jsonl`, one JSON string per utterance, written line by line.
+struct TextWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl TextWriter {
+    fn create(root: &Path) -> Result<Self, DataError> {
+        let path = root.join(files::TEXT);
+        let file = File::create(&path).map_err(|e| DataError::io(&path, e))?;
+        Ok(Self { out: BufWriter::new(file), path })
+    }
+
+    fn push(&mut self, text: &str) -> Result<(), DataError> {
+        let line = serde_json::to_string(text).expect("strings serialise");
+        writeln!(self.out, "{line}").map_err(|e| DataError::io(&self.path, e))
+    }
+
+    fn finish(mut self) -> Result<(), DataError> {
+        self.out.flush().map_err(|e| DataError::io(&self.path, e))
+    }
+}
+
+/// Receives one feature modality's rows and the texts, utterance by utterance in dataset
+/// order, while [`DatasetBuilder::write_streaming`] writes a dataset.
+pub struct RowSink {
+    path: PathBuf,
+    matrix: BufWriter<File>,
+    text: TextWriter,
+    rows: usize,
+    dim: usize,
+    written: usize,
+}
+
+impl RowSink {
+    fn create(root: &Path, modality: &str, rows: usize, dim: usize) -> Result<Self, DataError> {
+        let path = root.join(files::FEATURES_DIR).join(format!("{modality}.npy"));
+        // the header for [rows, dim], then the rows in order
+        create_zeroed_f32_matrix(&path, rows, dim)?;
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| DataError::io(&path, e))?;
+        let len = file.metadata().map_err(|e| DataError::io(&path, e))?.len();
+        let header = len - (rows * dim * 4) as u64;
+        file.seek(SeekFrom::Start(header)).map_err(|e| DataError::io(&path, e))?;
+        Ok(Self { matrix: BufWriter::new(file), text: TextWriter::create(root)?, path, rows, dim, written: 0 })
+    }
+
+    /// Utterances still expected.
+    pub fn remaining(&self) -> usize {
+        self.rows - self.written
+    }
+
+    /// Appends utterances: `values` holds `texts.len()` rows of the modality's width.
+    pub fn push(&mut self, values: &[f32], texts: &[&str]) -> Result<(), DataError> {
+        let n = texts.len();
+        if values.len() != n * self.dim {
+            return Err(DataError::invalid(
+                &self.path,
+                format!("{} values for {n} rows of {}", values.len(), self.dim),
+            ));
+        }
+        if n > self.remaining() {
+            return Err(DataError::invalid(
+                &self.path,
+                format!("more rows than the dataset's {} utterances", self.rows),
+            ));
+        }
+        if let Some(pos) = values.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::invalid(
+                &self.path,
+                format!("non-finite value at utterance {}, column {}", self.written + pos / self.dim, pos % self.dim),
+            ));
+        }
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.matrix.write_all(&bytes).map_err(|e| DataError::io(&self.path, e))?;
+        for t in texts {
+            self.text.push(t)?;
+        }
+        self.written += n;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), DataError> {
+        if self.written != self.rows {
+            return Err(DataError::invalid(&self.path, format!("{} of {} rows written", self.written, self.rows)));
+        }
+        self.matrix.flush().map_err(|e| DataError::io(&self.path, e))?;
+        self.text.finish()
     }
 }
 

