@@ -26,6 +26,10 @@ enum Command {
     Synth(SynthArgs),
     /// Import JSONL transcripts ({id, split, utterances: [{speaker, text, emotion}]}) as a dataset skeleton.
     Import(ImportArgs),
+    /// Encode JSONL transcripts with a sentence encoder into a dataset with the `text` modality.
+    Featurize(FeaturizeArgs),
+    /// Predict per-utterance emotions of JSONL dialogues with a checkpoint and its text encoder.
+    Predict(PredictArgs),
     /// Show a dataset's sizes, modalities and class balance.
     Info(InfoArgs),
     /// List the registered models and their presets.
@@ -74,6 +78,56 @@ struct ImportArgs {
     /// Seed of that hold-out.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+#[derive(Debug, Args)]
+struct FeaturizeArgs {
+    /// Encoder directory (Hugging Face layout: config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    encoder: PathBuf,
+    /// JSONL transcript file.
+    #[arg(long)]
+    transcripts: PathBuf,
+    /// Output dataset directory (must not exist or be empty).
+    #[arg(long)]
+    out: PathBuf,
+    /// Class names in index order, comma-separated (default: IEMOCAP's or MELD's order when the labels fit).
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+    /// Share of training dialogues held out for validation when the file has no `valid` split.
+    #[arg(long, default_value_t = 0.1)]
+    valid_share: f64,
+    /// Seed of that hold-out.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = erc_text::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+    /// Backend: flex, ndarray, wgpu or cuda.
+    #[arg(long, default_value = "flex")]
+    backend: BackendKind,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+struct PredictArgs {
+    /// Checkpoint directory (RUN/checkpoints/best) of a model trained on text features.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The encoder directory the training data was featurized with.
+    #[arg(long)]
+    encoder: PathBuf,
+    /// JSONL dialogues ({id, utterances: [{speaker, text}]}; labels optional); `-` for standard input.
+    #[arg(long, default_value = "-")]
+    input: PathBuf,
+    /// Dialogues per batch.
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    /// Backend: flex, ndarray, wgpu or cuda.
+    #[arg(long, default_value = "flex")]
+    backend: BackendKind,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +279,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Synth(a) => synth(a),
         Command::Import(a) => import(a),
+        Command::Featurize(a) => featurize(a),
+        Command::Predict(a) => crate::predict::predict(a.checkpoint, a.encoder, a.input, a.batch_size, a.backend),
         Command::Info(a) => info(a),
         Command::Models => {
             for m in erc_models::models() {
@@ -276,6 +332,37 @@ fn import(a: ImportArgs) -> Result<(), CliError> {
         m.num_utterances,
         a.out.display(),
         m.classes.join(", ")
+    );
+    Ok(())
+}
+
+fn featurize(a: FeaturizeArgs) -> Result<(), CliError> {
+    erc_data::writer::ensure_writable_target(&a.out)?;
+    let device = a.backend.device()?;
+    let encoder = erc_text::SentenceEncoder::load(&a.encoder, &device)?.with_batch_size(a.batch_size);
+    let options = erc_text::FeaturizeOptions {
+        import: ImportOptions {
+            classes: a.classes,
+            valid_share: a.valid_share,
+            seed: a.seed,
+            ..ImportOptions::default()
+        },
+        ..Default::default()
+    };
+    let bar = erc_train::progress::bar(0, "featurize", !a.no_progress);
+    let summary = erc_text::featurize(&encoder, &a.transcripts, &a.out, &options, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "featurized {} dialogues / {} utterances into {} (text {}-d) in {:.1} s ({:.0} utterances/s)",
+        summary.dialogues,
+        summary.utterances,
+        a.out.display(),
+        summary.dim,
+        summary.seconds,
+        summary.utterances as f64 / summary.seconds.max(1e-9)
     );
     Ok(())
 }

@@ -123,15 +123,16 @@ impl BertLayer {
         let [b, l, w] = x.dims();
         let h = self.heads;
         let split = |t: Tensor<3>| t.reshape([b, l, h, w / h]).swap_dims(1, 2); // [B, h, L, w/h]
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
+        let rows = x.clone().reshape([b * l, w]); // one [B·L, w] product per linear, not B small ones
+        let q = split(self.query.forward(rows.clone()).reshape([b, l, w]));
+        let k = split(self.key.forward(rows.clone()).reshape([b, l, w]));
+        let v = split(self.value.forward(rows).reshape([b, l, w]));
         let weights = self.dropout.forward(attention_weights(q, k, key_padding)); // [B, h, L, L]
-        let context = weights.matmul(v).swap_dims(1, 2).reshape([b, l, w]);
+        let context = weights.matmul(v).swap_dims(1, 2).reshape([b * l, w]);
         let attended = self.dropout.forward(self.attention_out.forward(context));
-        let a = self.attention_norm.forward(x + attended);
+        let a = self.attention_norm.forward(x.reshape([b * l, w]) + attended); // [B·L, w]
         let ff = self.output.forward(self.activation.apply(self.intermediate.forward(a.clone())));
-        self.output_norm.forward(a + self.dropout.forward(ff))
+        self.output_norm.forward(a + self.dropout.forward(ff)).reshape([b, l, w])
     }
 
     /// Visits the layer's weights below `prefix` in Hugging Face's `state_dict` order.

@@ -215,3 +215,66 @@ fn a_dataset_larger_than_ram_opens_and_batches_without_reading_whole_files() {
     assert!(after_open.saturating_sub(before) < 64 << 20, "open grew RSS by {} bytes", after_open - before);
     assert!(after_batch.saturating_sub(before) < 256 << 20, "batch grew RSS by {} bytes", after_batch - before);
 }
+
+fn skeleton() -> DatasetBuilder {
+    let mut b = DatasetBuilder::new("stream", vec!["a".into(), "b".into()], Vec::new());
+    for (id, n) in [("d0", 3), ("d1", 2)] {
+        b.add_dialogue(DialogueRecord {
+            id: id.into(),
+            split: "train".into(),
+            speakers: vec!["A".into(); n],
+            labels: vec![0; n],
+            texts: None,
+            features: BTreeMap::new(),
+        })
+        .unwrap();
+    }
+    b
+}
+
+/// A modality streamed in blocks reads back exactly, with the texts in order.
+#[test]
+fn streamed_modality_round_trips() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ds");
+    skeleton()
+        .write_streaming(&out, "text", 2, |sink| {
+            sink.push(&[0.0, 1.0, 2.0, 3.0], &["u0", "u1"])?;
+            assert_eq!(sink.remaining(), 3);
+            sink.push(&[4.0, 5.0, 6.0, 7.0, 8.0, 9.0], &["u2", "u3", "\"quoted\""])
+        })
+        .unwrap();
+    let ds = Dataset::open(&out).unwrap();
+    assert_eq!(ds.manifest().modalities[0].name, "text");
+    assert!(ds.manifest().has_text);
+    let b = Batcher::new(2).load(&ds, &[0, 1], &device()).unwrap();
+    let values: Vec<f32> = b.modality("text").unwrap().into_data().iter::<f32>().collect();
+    // [2 dialogues, T = 3, 2]: d1 is padded with a zero row
+    assert_eq!(values, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 0.0, 0.0]);
+    let texts = std::fs::read_to_string(out.join("text.jsonl")).unwrap();
+    assert_eq!(texts.lines().collect::<Vec<_>>(), vec!["\"u0\"", "\"u1\"", "\"u2\"", "\"u3\"", "\"\\\"quoted\\\"\""]);
+}
+
+/// A stream that fails, or stops short, leaves nothing behind: no dataset, no staging directory.
+#[test]
+fn a_failed_or_short_stream_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ds");
+    let err = skeleton()
+        .write_streaming(&out, "text", 2, |sink| {
+            sink.push(&[0.0, 1.0], &["u0"])?;
+            Err(DataError::NotFound("the encoder stopped".into()))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("the encoder stopped"));
+    let short = skeleton().write_streaming(&out, "text", 2, |sink| sink.push(&[0.0, 1.0], &["u0"])).unwrap_err();
+    assert!(short.to_string().contains("1 of 5 rows"), "{short}");
+    let nan = skeleton().write_streaming(&out, "text", 2, |sink| sink.push(&[0.0, f32::NAN], &["u0"])).unwrap_err();
+    assert!(nan.to_string().contains("non-finite"), "{nan}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "left behind: {:?}",
+        std::fs::read_dir(tmp.path()).unwrap().collect::<Vec<_>>()
+    );
+}

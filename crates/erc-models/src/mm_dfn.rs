@@ -438,13 +438,17 @@ impl ModelFactory for MmDfnModel {
     type Model = MmDfn;
 
     fn presets() -> &'static [&'static str] {
-        &["iemocap", "meld"]
+        &["iemocap", "meld", "iemocap-text", "meld-text"]
     }
 
+    /// `*-text`: the same settings reading the text modality alone (datasets from `erc featurize`).
     fn preset(name: &str) -> Option<(Self::Config, TrainingPreset)> {
+        let text_only = |c: MmDfnConfig| MmDfnConfig { modalities: Some(vec!["l".into()]), ..c };
         match name {
             "iemocap" => Some((MmDfnConfig::iemocap(), MmDfnConfig::iemocap_training())),
             "meld" => Some((MmDfnConfig::meld(), MmDfnConfig::meld_training())),
+            "iemocap-text" => Some((text_only(MmDfnConfig::iemocap()), MmDfnConfig::iemocap_training())),
+            "meld-text" => Some((text_only(MmDfnConfig::meld()), MmDfnConfig::meld_training())),
             _ => None,
         }
     }

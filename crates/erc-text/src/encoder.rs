@@ -40,6 +40,12 @@ impl Embeddings {
     }
 }
 
+/// Whether `device` is one of burn's CPU backends.
+fn device_is_cpu(device: &Device) -> bool {
+    let name = format!("{device:?}").to_ascii_lowercase();
+    name.contains("flex") || name.contains("ndarray") || name.contains("cpu")
+}
+
 /// A BERT-family sentence encoder loaded from a Hugging Face / sentence-transformers directory.
 #[derive(Debug)]
 pub struct SentenceEncoder {
@@ -50,6 +56,8 @@ pub struct SentenceEncoder {
     batch_size: usize,
     pad_id: u32,
     dir: PathBuf,
+    parallel_batches: bool,
+    workers: usize,
 }
 
 impl SentenceEncoder {
@@ -77,6 +85,8 @@ impl SentenceEncoder {
             sentence,
             batch_size: DEFAULT_BATCH_SIZE,
             dir: dir.into(),
+            parallel_batches: device_is_cpu(device),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
 
@@ -159,18 +169,43 @@ impl SentenceEncoder {
     /// [`SentenceEncoder::encode_ids`] with the pooling and normalisation given here.
     pub fn encode_ids_as(&self, ids: &[Vec<u32>], pooling: Pooling, normalize: bool) -> Result<Embeddings, TextError> {
         let dim = self.dim();
-        let mut values = vec![0.0f32; ids.len() * dim];
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
-        for chunk in order.chunks(self.batch_size) {
+        let chunks: Vec<&[usize]> = order.chunks(self.batch_size).collect();
+        let encode_chunk = |chunk: &[usize]| -> Result<Vec<f32>, TextError> {
             let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
             let (tokens, padding) = self.token_vectors(&batch)?;
             let mut pooled = pool(tokens, &padding, pooling);
             if normalize {
                 pooled = l2_normalize(pooled);
             }
-            let rows: Vec<f32> = pooled.into_data().iter::<f32>().collect();
-            for (k, &i) in chunk.iter().enumerate() {
+            Ok(pooled.into_data().iter::<f32>().collect())
+        };
+        // CPU backends leave cores idle inside one batch (element-wise work is serial, small
+        // products are not split): on them, several batches run side by side
+        let workers = if self.parallel_batches { self.workers.min(chunks.len()).max(1) } else { 1 };
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Vec<(usize, Result<Vec<f32>, TextError>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if c >= chunks.len() {
+                                return done;
+                            }
+                            done.push((c, encode_chunk(chunks[c])));
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("an encoding worker panicked")).collect()
+        });
+        let mut values = vec![0.0f32; ids.len() * dim];
+        for (c, rows) in results.into_iter().flatten() {
+            let rows = rows?;
+            for (k, &i) in chunks[c].iter().enumerate() {
                 values[i * dim..(i + 1) * dim].copy_from_slice(&rows[k * dim..(k + 1) * dim]);
             }
         }
@@ -181,5 +216,19 @@ impl SentenceEncoder {
     pub fn encode(&self, texts: &[&str]) -> Result<Embeddings, TextError> {
         let ids = self.tokenize(texts)?;
         self.encode_ids(&ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use erc_core::BackendKind;
+
+    use super::device_is_cpu;
+
+    #[test]
+    fn cpu_backends_are_recognised() {
+        for backend in [BackendKind::Flex, BackendKind::Ndarray].into_iter().filter(|b| b.is_compiled()) {
+            assert!(device_is_cpu(&backend.device().unwrap()), "{backend:?}");
+        }
     }
 }

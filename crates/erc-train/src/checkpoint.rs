@@ -29,6 +29,10 @@ pub struct CheckpointMeta {
     pub spec: DataSpec,
     /// Epoch (1-based) whose weights these are.
     pub epoch: usize,
+    /// The training data's speaker names, index = speaker id (empty in checkpoints written
+    /// before this field existed). Prediction maps speaker names through it.
+    #[serde(default)]
+    pub speakers: Vec<String>,
 }
 
 /// A checkpoint directory.

@@ -4,13 +4,15 @@
 //! * [`trainer::train`]: one run with validation-based model selection, early stopping,
 //!   checkpoints, resume and a JSON report;
 //! * [`seeds::train_seeds`]: the same run over several seeds with mean ± std;
-//! * [`evaluate`]: scoring a checkpoint on a split.
+//! * [`evaluate`]: scoring a checkpoint on a split;
+//! * [`predict`]: class probabilities of new dialogues from a checkpoint.
 
 pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod evaluate;
 pub mod optim;
+pub mod predict;
 pub mod progress;
 pub mod report;
 pub mod schedule;

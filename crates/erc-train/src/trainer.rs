@@ -185,6 +185,7 @@ fn train_typed<F: ModelFactory>(
         run: config.clone(),
         spec: spec.clone(),
         epoch,
+        speakers: dataset.manifest().speakers.clone(),
     };
     let last_dir = options.out_dir.join(files::LAST);
     let best_dir = options.out_dir.join(files::BEST);
