@@ -61,14 +61,9 @@ struct SynthArgs {
     dims: Option<[usize; 3]>,
 }
 
+/// How transcripts become a dataset (shared by `import` and `featurize`).
 #[derive(Debug, Args)]
-struct ImportArgs {
-    /// JSONL transcript file.
-    #[arg(long)]
-    transcripts: PathBuf,
-    /// Output dataset directory (must not exist or be empty).
-    #[arg(long)]
-    out: PathBuf,
+struct ImportChoices {
     /// Class names in index order, comma-separated (default: IEMOCAP's or MELD's order when the labels fit).
     #[arg(long, value_delimiter = ',')]
     classes: Option<Vec<String>>,
@@ -78,6 +73,29 @@ struct ImportArgs {
     /// Seed of that hold-out.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+impl ImportChoices {
+    fn options(self) -> ImportOptions {
+        ImportOptions {
+            classes: self.classes,
+            valid_share: self.valid_share,
+            seed: self.seed,
+            ..ImportOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// JSONL transcript file.
+    #[arg(long)]
+    transcripts: PathBuf,
+    /// Output dataset directory (must not exist or be empty).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    choices: ImportChoices,
 }
 
 #[derive(Debug, Args)]
@@ -91,15 +109,8 @@ struct FeaturizeArgs {
     /// Output dataset directory (must not exist or be empty).
     #[arg(long)]
     out: PathBuf,
-    /// Class names in index order, comma-separated (default: IEMOCAP's or MELD's order when the labels fit).
-    #[arg(long, value_delimiter = ',')]
-    classes: Option<Vec<String>>,
-    /// Share of training dialogues held out for validation when the file has no `valid` split.
-    #[arg(long, default_value_t = 0.1)]
-    valid_share: f64,
-    /// Seed of that hold-out.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    choices: ImportChoices,
     /// Texts per forward pass.
     #[arg(long, default_value_t = erc_text::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
@@ -321,9 +332,7 @@ fn write_synthetic(cfg: &SynthConfig, out: &Path) -> Result<(), CliError> {
 
 fn import(a: ImportArgs) -> Result<(), CliError> {
     erc_data::writer::ensure_writable_target(&a.out)?;
-    let options =
-        ImportOptions { classes: a.classes, valid_share: a.valid_share, seed: a.seed, ..ImportOptions::default() };
-    let builder = import_jsonl(&a.transcripts, &options)?;
+    let builder = import_jsonl(&a.transcripts, &a.choices.options())?;
     builder.write(&a.out)?;
     let m = builder.manifest();
     println!(
@@ -340,15 +349,7 @@ fn featurize(a: FeaturizeArgs) -> Result<(), CliError> {
     erc_data::writer::ensure_writable_target(&a.out)?;
     let device = a.backend.device()?;
     let encoder = erc_text::SentenceEncoder::load(&a.encoder, &device)?.with_batch_size(a.batch_size);
-    let options = erc_text::FeaturizeOptions {
-        import: ImportOptions {
-            classes: a.classes,
-            valid_share: a.valid_share,
-            seed: a.seed,
-            ..ImportOptions::default()
-        },
-        ..Default::default()
-    };
+    let options = erc_text::FeaturizeOptions { import: a.choices.options(), ..Default::default() };
     let bar = erc_train::progress::bar(0, "featurize", !a.no_progress);
     let summary = erc_text::featurize(&encoder, &a.transcripts, &a.out, &options, |done, total| {
         bar.set_length(total as u64);

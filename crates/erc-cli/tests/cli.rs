@@ -1,22 +1,11 @@
 //! The `erc` binary: every subcommand, and its errors (messages and exit codes, no panics).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn erc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_erc")).args(args).current_dir(cwd).output().unwrap()
-}
+mod common;
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn assert_clean_failure(o: &Output, needle: &str) {
-    let t = text(o);
-    assert!(!o.status.success(), "expected failure: {t}");
-    assert!(!t.contains("panicked"), "a panic, not a message: {t}");
-    assert!(t.contains(needle), "expected `{needle}` in: {t}");
-}
+use common::{assert_clean_failure, erc, text};
 
 #[test]
 fn synth_info_train_eval() {

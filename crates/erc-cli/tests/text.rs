@@ -2,22 +2,11 @@
 //! ../shared), training a text-only model, and `erc predict` on new dialogues.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn erc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_erc")).args(args).current_dir(cwd).output().unwrap()
-}
+mod common;
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn assert_clean_failure(o: &Output, needle: &str) {
-    let t = text(o);
-    assert!(!o.status.success(), "expected failure: {t}");
-    assert!(!t.contains("panicked"), "a panic, not a message: {t}");
-    assert!(t.contains(needle), "expected `{needle}` in: {t}");
-}
+use common::{assert_clean_failure, erc, text};
 
 fn encoder() -> String {
     let base = std::env::var_os("ERC_SHARED_DIR")

@@ -123,7 +123,7 @@ impl BertLayer {
         let [b, l, w] = x.dims();
         let h = self.heads;
         let split = |t: Tensor<3>| t.reshape([b, l, h, w / h]).swap_dims(1, 2); // [B, h, L, w/h]
-        let rows = x.clone().reshape([b * l, w]); // one [B·L, w] product per linear, not B small ones
+        let rows = x.clone().reshape([b * l, w]); // every token of the batch as one row: [B·L, w]
         let q = split(self.query.forward(rows.clone()).reshape([b, l, w]));
         let k = split(self.key.forward(rows.clone()).reshape([b, l, w]));
         let v = split(self.value.forward(rows).reshape([b, l, w]));
