@@ -7,7 +7,8 @@
 //! [`graph`], graph-based dynamic fusion [`fusion`], DialogueRNN context [`dialogue_rnn`],
 //! cross-modal attention [`attention`], the BERT-style encoder layer [`bert`], MALN's transformer blocks [`transformer`], speaker
 //! characteristics [`speaker_characteristics`] and adversarial decomposition [`decomposition`],
-//! a classification head [`head`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
+//! a classification head [`head`], additive-attention pooling [`pooling`], FacialMMT's
+//! facial-expression frame filter [`frame_filter`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
 //! ([`import`]) and the serialisable training hyper-parameters that model presets carry
 //! ([`training`]).
 
@@ -17,6 +18,7 @@ pub mod batch;
 pub mod bert;
 pub mod decomposition;
 pub mod dialogue_rnn;
+pub mod frame_filter;
 pub mod fusion;
 pub mod graph;
 pub mod head;
@@ -24,6 +26,7 @@ pub mod import;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod pooling;
 pub mod representation_loss;
 pub mod rnn;
 pub mod speaker;
