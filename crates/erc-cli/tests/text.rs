@@ -180,3 +180,20 @@ fn featurize_and_predict_errors_are_messages() {
     let o = erc(&["predict", "--checkpoint", "nowhere", "--encoder", &enc, "--input", "talk.jsonl"], dir);
     assert_clean_failure(&o, "meta.json");
 }
+
+/// `erc parity` takes the sentence-encoder fixture too, with the encoder directory.
+#[test]
+fn parity_checks_the_encoder_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let enc = encoder();
+    let fixture = PathBuf::from(&enc).join("../../fixtures/minilm/embeddings.safetensors");
+    let fixture = fixture.to_string_lossy().into_owned();
+    let o = erc(&["parity", &fixture, "--encoder", &enc], tmp.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["pass"], true);
+    assert_eq!(line["sentences"], 200);
+    assert_eq!(line["token_mismatches"].as_array().unwrap().len(), 0);
+    let o = erc(&["parity", &fixture], tmp.path());
+    assert_clean_failure(&o, "--encoder");
+}

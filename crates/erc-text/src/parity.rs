@@ -115,6 +115,15 @@ impl EncoderFixture {
     }
 }
 
+/// Whether the fixture beside `path` (`.json`) is a sentence-encoder fixture (it lists
+/// `inputs.sentences`) rather than a model fixture.
+pub fn is_encoder_fixture(path: &Path) -> bool {
+    std::fs::read_to_string(path.with_extension("json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .is_some_and(|j| j["inputs"]["sentences"].is_array())
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
