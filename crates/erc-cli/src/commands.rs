@@ -25,7 +25,7 @@ enum Command {
     /// Write a synthetic multimodal conversation dataset.
     Synth(SynthArgs),
     /// Import JSONL transcripts ({id, split, utterances: [{speaker, text, emotion}]}) as a dataset skeleton.
-    Import(ImportArgs),
+    Import(ImportChoices),
     /// Encode JSONL transcripts with a sentence encoder into a dataset with the `text` modality.
     Featurize(FeaturizeArgs),
     /// Predict per-utterance emotions of JSONL dialogues with a checkpoint and its text encoder.
@@ -61,9 +61,15 @@ struct SynthArgs {
     dims: Option<[usize; 3]>,
 }
 
-/// How transcripts become a dataset (shared by `import` and `featurize`).
+/// Which transcripts become which dataset, and how (shared by `import` and `featurize`).
 #[derive(Debug, Args)]
 struct ImportChoices {
+    /// JSONL transcript file.
+    #[arg(long)]
+    transcripts: PathBuf,
+    /// Output dataset directory (must not exist or be empty).
+    #[arg(long)]
+    out: PathBuf,
     /// Class names in index order, comma-separated (default: IEMOCAP's or MELD's order when the labels fit).
     #[arg(long, value_delimiter = ',')]
     classes: Option<Vec<String>>,
@@ -76,9 +82,9 @@ struct ImportChoices {
 }
 
 impl ImportChoices {
-    fn options(self) -> ImportOptions {
+    fn options(&self) -> ImportOptions {
         ImportOptions {
-            classes: self.classes,
+            classes: self.classes.clone(),
             valid_share: self.valid_share,
             seed: self.seed,
             ..ImportOptions::default()
@@ -87,28 +93,10 @@ impl ImportChoices {
 }
 
 #[derive(Debug, Args)]
-struct ImportArgs {
-    /// JSONL transcript file.
-    #[arg(long)]
-    transcripts: PathBuf,
-    /// Output dataset directory (must not exist or be empty).
-    #[arg(long)]
-    out: PathBuf,
-    #[command(flatten)]
-    choices: ImportChoices,
-}
-
-#[derive(Debug, Args)]
 struct FeaturizeArgs {
     /// Encoder directory (Hugging Face layout: config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
     encoder: PathBuf,
-    /// JSONL transcript file.
-    #[arg(long)]
-    transcripts: PathBuf,
-    /// Output dataset directory (must not exist or be empty).
-    #[arg(long)]
-    out: PathBuf,
     #[command(flatten)]
     choices: ImportChoices,
     /// Texts per forward pass.
@@ -333,9 +321,9 @@ fn write_synthetic(cfg: &SynthConfig, out: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn import(a: ImportArgs) -> Result<(), CliError> {
+fn import(a: ImportChoices) -> Result<(), CliError> {
     erc_data::writer::ensure_writable_target(&a.out)?;
-    let builder = import_jsonl(&a.transcripts, &a.choices.options())?;
+    let builder = import_jsonl(&a.transcripts, &a.options())?;
     builder.write(&a.out)?;
     let m = builder.manifest();
     println!(
@@ -349,12 +337,13 @@ fn import(a: ImportArgs) -> Result<(), CliError> {
 }
 
 fn featurize(a: FeaturizeArgs) -> Result<(), CliError> {
-    erc_data::writer::ensure_writable_target(&a.out)?;
+    let out = &a.choices.out;
+    erc_data::writer::ensure_writable_target(out)?;
     let device = a.backend.device()?;
     let encoder = erc_text::SentenceEncoder::load(&a.encoder, &device)?.with_batch_size(a.batch_size);
     let options = erc_text::FeaturizeOptions { import: a.choices.options(), ..Default::default() };
     let bar = erc_train::progress::bar(0, "featurize", !a.no_progress);
-    let summary = erc_text::featurize(&encoder, &a.transcripts, &a.out, &options, |done, total| {
+    let summary = erc_text::featurize(&encoder, &a.choices.transcripts, out, &options, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;
@@ -363,7 +352,7 @@ fn featurize(a: FeaturizeArgs) -> Result<(), CliError> {
         "featurized {} dialogues / {} utterances into {} (text {}-d) in {:.1} s ({:.0} utterances/s)",
         summary.dialogues,
         summary.utterances,
-        a.out.display(),
+        out.display(),
         summary.dim,
         summary.seconds,
         summary.utterances as f64 / summary.seconds.max(1e-9)

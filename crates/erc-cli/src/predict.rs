@@ -1,8 +1,7 @@
 //! `erc predict`: JSONL dialogues → per-utterance emotions and class probabilities as JSONL,
 //! through the sentence encoder the training data was featurized with and a checkpoint.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -96,17 +95,14 @@ pub fn predict(
     let speakers = SpeakerMap::new(&checkpoint.meta.speakers, slots);
     let classes = spec.classes.clone();
 
-    // batches are built lazily; the sink takes their dialogues back in the same order
-    let pending: RefCell<VecDeque<&[TranscriptDialogue]>> = RefCell::new(VecDeque::new());
-    let batches = dialogues.chunks(batch_size.max(1)).map(|chunk| {
-        pending.borrow_mut().push_back(chunk);
-        host_batch(chunk, &encoder, &speakers, slots)
-    });
+    // batches are built lazily, each carrying its dialogues to the sink
+    let batches = dialogues
+        .chunks(batch_size.max(1))
+        .map(|chunk| host_batch(chunk, &encoder, &speakers, slots).map(|batch| (batch, chunk)));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let (mut labelled, mut correct, mut unknown_labels) = (0usize, 0usize, 0usize);
-    predict_batches(&checkpoint, backend, batches, |probabilities| {
-        let chunk = pending.borrow_mut().pop_front().expect("one chunk per batch");
+    predict_batches(&checkpoint, backend, batches, |chunk: &[TranscriptDialogue], probabilities| {
         for (d, probs) in chunk.iter().zip(probabilities) {
             let utterances: Vec<serde_json::Value> = d
                 .utterances

@@ -103,6 +103,17 @@ impl BackendKind {
         }
     }
 
+    /// The compiled backend `device` belongs to (an autodiff device counts as its inner one).
+    pub fn of(device: &Device) -> Option<BackendKind> {
+        let base = device.clone().inner();
+        Self::compiled().into_iter().find(|k| k.device().is_ok_and(|d| d == base))
+    }
+
+    /// Whether the backend computes on the CPU.
+    pub fn is_cpu(self) -> bool {
+        matches!(self, Self::Flex | Self::Ndarray)
+    }
+
     /// A device with autodiff enabled, for training on this backend.
     pub fn training_device(self) -> Result<Device, BackendError> {
         Ok(self.device()?.autodiff())
@@ -146,6 +157,14 @@ mod tests {
         let device = BackendKind::Flex.device().unwrap();
         assert!(!device.is_autodiff());
         assert!(BackendKind::Flex.training_device().unwrap().is_autodiff());
+    }
+
+    #[test]
+    fn a_device_knows_its_backend() {
+        for kind in BackendKind::compiled().into_iter().filter(|k| k.is_cpu()) {
+            assert_eq!(BackendKind::of(&kind.device().unwrap()), Some(kind));
+            assert_eq!(BackendKind::of(&kind.training_device().unwrap()), Some(kind));
+        }
     }
 
     #[test]

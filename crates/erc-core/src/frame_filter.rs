@@ -29,10 +29,22 @@ pub enum FerMode {
 /// Which faces one utterance keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaceSelection {
-    /// Indices of the faces that fill rows `0..rows.len()`, in order.
+    /// The faces kept, in their original order (every real face when `fell_back`).
     pub rows: Vec<usize>,
     /// Whether no face passed and all were kept.
     pub fell_back: bool,
+}
+
+impl FaceSelection {
+    /// The face each of the utterance's `valid.len()` output rows holds (`None`: a zero row).
+    /// Kept faces fill the first rows; after a fallback every face stays in its own row.
+    pub fn sources(&self, valid: &[bool]) -> Vec<Option<usize>> {
+        if self.fell_back {
+            (0..valid.len()).map(|j| valid[j].then_some(j)).collect()
+        } else {
+            (0..valid.len()).map(|j| self.rows.get(j).copied()).collect()
+        }
+    }
 }
 
 /// The keep decision for one utterance from its faces' importances `importance[n]`; `valid[n]`
@@ -93,24 +105,11 @@ pub fn filter_frames(
     let stacked = Tensor::cat(vec![faces, p], 2); // [B, N, D + C]
     let with_zero = Tensor::cat(vec![stacked, Tensor::zeros([b, 1, d + c], &device)], 1).reshape([b * (n + 1), d + c]);
     let mut index = Vec::with_capacity(b * n);
-    let mut mask = vec![false; b * n];
+    let mut mask = Vec::with_capacity(b * n);
     for (i, s) in selections.iter().enumerate() {
-        for j in 0..n {
-            let source = match s.rows.get(j) {
-                Some(&face) => {
-                    mask[i * n + j] = true;
-                    face
-                }
-                None => n, // the zero row
-            };
-            index.push((i * (n + 1) + source) as i64);
-        }
-        if s.fell_back {
-            // every real face stays where it was, under the original mask
-            for j in 0..n {
-                index[i * n + j] = (i * (n + 1) + if valid[i * n + j] { j } else { n }) as i64;
-                mask[i * n + j] = valid[i * n + j];
-            }
+        for source in s.sources(&valid[i * n..(i + 1) * n]) {
+            mask.push(source.is_some());
+            index.push((i * (n + 1) + source.unwrap_or(n)) as i64); // row `n` is the zero row
         }
     }
     let index = Tensor::<1, Int>::from_data(TensorData::new(index, [b * n]), &device);

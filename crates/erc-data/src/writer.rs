@@ -107,6 +107,11 @@ impl DatasetBuilder {
         self.dialogue_ids.len()
     }
 
+    /// Number of utterances added so far.
+    pub fn num_utterances(&self) -> usize {
+        self.labels.len()
+    }
+
     /// Class names.
     pub fn classes(&self) -> &[String] {
         &self.classes

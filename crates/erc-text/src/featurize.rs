@@ -63,7 +63,7 @@ pub fn featurize(
         transcripts.display(),
         encoder.dir().display()
     ));
-    let total = skeleton.manifest().num_utterances;
+    let total = skeleton.num_utterances();
     let block = options.block.max(1);
     skeleton.write_streaming(out, TEXT_MODALITY, encoder.dim(), |sink| -> Result<(), TextError> {
         let mut pending: Vec<String> = Vec::with_capacity(block);

@@ -98,7 +98,7 @@ impl TorchNamed for TextTransformer {
 }
 
 /// The encoder's weights from a Hugging Face checkpoint, under `BertModel` names:
-/// a `bert.` / `roberta.` prefix is stripped (checkpoints saved from a task model carry one),
+/// a `bert.` / `roberta.` / `model.` prefix is stripped (checkpoints saved from a task model carry one),
 /// TF-era `LayerNorm.gamma/beta` become `weight/bias`, and what the sentence encoder does not
 /// use is set aside: the `position_ids` / `token_type_ids` buffers, the pooler and task heads
 /// (`pooler.*`, `cls.*`, `lm_head.*`, `classifier.*`).

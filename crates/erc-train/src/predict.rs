@@ -64,17 +64,18 @@ impl SpeakerMap {
     }
 }
 
-struct PredictVisitor<'a, I, S> {
+struct PredictVisitor<'a, P, I, S> {
     checkpoint: &'a Checkpoint,
     backend: BackendKind,
     batches: I,
     sink: S,
+    payload: std::marker::PhantomData<P>,
 }
 
-impl<I, S> ModelVisitor for PredictVisitor<'_, I, S>
+impl<P, I, S> ModelVisitor for PredictVisitor<'_, P, I, S>
 where
-    I: Iterator<Item = Result<HostBatch, TrainError>>,
-    S: FnMut(Vec<DialogueProbabilities>) -> Result<(), TrainError>,
+    I: Iterator<Item = Result<(HostBatch, P), TrainError>>,
+    S: FnMut(P, Vec<DialogueProbabilities>) -> Result<(), TrainError>,
 {
     type Output = Result<usize, TrainError>;
 
@@ -82,8 +83,8 @@ where
         let device = self.backend.device()?;
         let model = self.checkpoint.load_model::<F>(&device)?;
         let mut dialogues = 0;
-        for host in self.batches {
-            let host = host?;
+        for item in self.batches {
+            let (host, payload) = item?;
             let lengths = host.lengths.clone();
             let batch = DialogueBatch::from_host(host, &device)?;
             let output = model.forward(&batch)?;
@@ -93,40 +94,25 @@ where
                 .map(|i| (0..lengths[i]).map(|u| probs[(i * t + u) * c..(i * t + u + 1) * c].to_vec()).collect())
                 .collect();
             dialogues += b;
-            (self.sink)(per_dialogue)?;
+            (self.sink)(payload, per_dialogue)?;
         }
         Ok(dialogues)
     }
 }
 
 /// Runs the checkpoint's model (evaluation mode, on `backend`) over `batches` and hands each
-/// batch's probabilities, dialogue by dialogue, to `sink`. Returns the number of dialogues.
-pub fn predict_batches<I, S>(
+/// batch's payload (whatever the caller needs to report it) and its probabilities, dialogue by
+/// dialogue, to `sink`. Returns the number of dialogues.
+pub fn predict_batches<P, I, S>(
     checkpoint: &Checkpoint,
     backend: BackendKind,
     batches: I,
     sink: S,
 ) -> Result<usize, TrainError>
 where
-    I: Iterator<Item = Result<HostBatch, TrainError>>,
-    S: FnMut(Vec<DialogueProbabilities>) -> Result<(), TrainError>,
+    I: Iterator<Item = Result<(HostBatch, P), TrainError>>,
+    S: FnMut(P, Vec<DialogueProbabilities>) -> Result<(), TrainError>,
 {
-    visit_model(&checkpoint.meta.run.model, PredictVisitor { checkpoint, backend, batches, sink })?
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_speakers_keep_their_ids_and_unknown_ones_take_free_slots() {
-        let map = SpeakerMap::new(&["M".into(), "F".into()], 2);
-        assert_eq!(map.map(&["F", "M", "F"]), vec![1, 0, 1]);
-        // unknown speakers beside a known one get the free slot, then reuse in turn
-        assert_eq!(map.map(&["Ann", "M", "Ann"]), vec![1, 0, 1]);
-        assert_eq!(map.map(&["Ann", "Bob", "Ann", "Cy"]), vec![0, 1, 0, 0]);
-        let nine: Vec<String> = (0..9).map(|i| format!("s{i}")).collect();
-        let map = SpeakerMap::new(&nine, 9);
-        assert_eq!(map.map(&["s3", "new", "s0"]), vec![3, 1, 0]);
-    }
+    let visitor = PredictVisitor { checkpoint, backend, batches, sink, payload: std::marker::PhantomData };
+    visit_model(&checkpoint.meta.run.model, visitor)?
 }
