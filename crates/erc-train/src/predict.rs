@@ -116,3 +116,20 @@ where
     let visitor = PredictVisitor { checkpoint, backend, batches, sink, payload: std::marker::PhantomData };
     visit_model(&checkpoint.meta.run.model, visitor)?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_speakers_keep_their_ids_and_unknown_ones_take_free_slots() {
+        let map = SpeakerMap::new(&["M".into(), "F".into()], 2);
+        assert_eq!(map.map(&["F", "M", "F"]), vec![1, 0, 1]);
+        // unknown speakers beside a known one get the free slot, then reuse in turn
+        assert_eq!(map.map(&["Ann", "M", "Ann"]), vec![1, 0, 1]);
+        assert_eq!(map.map(&["Ann", "Bob", "Ann", "Cy"]), vec![0, 1, 0, 0]);
+        let nine: Vec<String> = (0..9).map(|i| format!("s{i}")).collect();
+        let map = SpeakerMap::new(&nine, 9);
+        assert_eq!(map.map(&["s3", "new", "s0"]), vec![3, 1, 0]);
+    }
+}
