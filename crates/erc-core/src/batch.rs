@@ -54,6 +54,32 @@ impl DataSpec {
     }
 }
 
+/// Gathers rows of a batch of sequences into new sequences of `rows_out` rows: `x` is
+/// `[N, L, d]`; `sources` holds `N · rows_out` entries, item-major, each the row of the same
+/// item to copy (`Some(j)`) or a zero row (`None`). Returns `[N, rows_out, d]`; gradients flow
+/// to the copied rows.
+pub fn gather_rows(x: Tensor<3>, sources: &[Option<usize>], rows_out: usize) -> Tensor<3> {
+    let [n, l, d] = x.dims();
+    assert_eq!(sources.len(), n * rows_out, "one source per output row");
+    let device = x.device();
+    // one zero row appended per item stands for the empty slots
+    let with_zero = Tensor::cat(vec![x, Tensor::zeros([n, 1, d], &device)], 1).reshape([n * (l + 1), d]);
+    let index: Vec<i64> = sources
+        .iter()
+        .enumerate()
+        .map(|(r, source)| {
+            let item = r / rows_out;
+            let row = source.map_or(l, |j| {
+                assert!(j < l, "row {j} of a sequence of {l}");
+                j
+            });
+            (item * (l + 1) + row) as i64
+        })
+        .collect();
+    let index = Tensor::<1, Int>::from_data(TensorData::new(index, [n * rows_out]), &device);
+    with_zero.select(0, index).reshape([n, rows_out, d])
+}
+
 /// Host-side description of a batch: what the tensors were built from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchLayout {

@@ -10,7 +10,7 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, gelu_approximate, relu};
+use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
 use burn::tensor::{Bool, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +48,64 @@ impl FeedForwardActivation {
     }
 }
 
+/// How padded keys are kept out of the attention softmax.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum KeyMasking {
+    /// Padded keys get a score of −10³⁰: they receive no weight (Hugging Face's BERT, which
+    /// adds the dtype's minimum).
+    Exclude,
+    /// `(1 − m)·value` is added to the scores (older BERT code and FacialMMT add −10000). A
+    /// query whose keys are all padded then still attends over them, as the reference does.
+    Additive(f32),
+}
+
+/// The parameter names of a [`BertLayer`]'s parts below its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BertLayerNames {
+    /// The query projection.
+    pub query: &'static str,
+    /// The key projection.
+    pub key: &'static str,
+    /// The value projection.
+    pub value: &'static str,
+    /// The attention output projection.
+    pub attention_out: &'static str,
+    /// The LayerNorm after attention.
+    pub attention_norm: &'static str,
+    /// The first feed-forward linear.
+    pub intermediate: &'static str,
+    /// The second feed-forward linear.
+    pub output: &'static str,
+    /// The LayerNorm after the feed-forward block.
+    pub output_norm: &'static str,
+}
+
+impl BertLayerNames {
+    /// Hugging Face's `BertLayer` names.
+    pub const HUGGING_FACE: Self = Self {
+        query: "attention.self.query",
+        key: "attention.self.key",
+        value: "attention.self.value",
+        attention_out: "attention.output.dense",
+        attention_norm: "attention.output.LayerNorm",
+        intermediate: "intermediate.dense",
+        output: "output.dense",
+        output_norm: "output.LayerNorm",
+    };
+
+    /// FacialMMT's `modules/Transformer.py` names (its audio and vision frame encoders).
+    pub const FACIAL_MMT: Self = Self {
+        query: "transformer_self_attention.selfatt.query",
+        key: "transformer_self_attention.selfatt.key",
+        value: "transformer_self_attention.selfatt.value",
+        attention_out: "transformer_self_attention.dense_norm.dense",
+        attention_norm: "transformer_self_attention.dense_norm.LayerNorm",
+        intermediate: "intermediate.dense",
+        output: "output.dense",
+        output_norm: "output.LayerNorm",
+    };
+}
+
 /// Sizes of a [`BertLayer`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BertLayerConfig {
@@ -63,6 +121,8 @@ pub struct BertLayerConfig {
     pub dropout: f64,
     /// Feed-forward activation.
     pub activation: FeedForwardActivation,
+    /// How padded keys are masked.
+    pub masking: KeyMasking,
 }
 
 /// One post-LayerNorm transformer encoder layer with BERT's structure and names.
@@ -89,6 +149,8 @@ pub struct BertLayer {
     heads: usize,
     #[module(skip)]
     activation: FeedForwardActivation,
+    #[module(skip)]
+    masking: KeyMasking,
 }
 
 impl BertLayer {
@@ -114,6 +176,7 @@ impl BertLayer {
             dropout: DropoutConfig::new(config.dropout).init(),
             heads: config.heads,
             activation: config.activation,
+            masking: config.masking,
         }
     }
 
@@ -127,7 +190,14 @@ impl BertLayer {
         let q = split(self.query.forward(rows.clone()).reshape([b, l, w]));
         let k = split(self.key.forward(rows.clone()).reshape([b, l, w]));
         let v = split(self.value.forward(rows).reshape([b, l, w]));
-        let weights = self.dropout.forward(attention_weights(q, k, key_padding)); // [B, h, L, L]
+        let weights = match (self.masking, key_padding) {
+            (KeyMasking::Additive(value), Some(mask)) => {
+                let bias = mask.clone().float().mul_scalar(value).reshape([b, 1, 1, l]); // [B, 1, 1, L]
+                softmax(q.matmul(k.swap_dims(2, 3)).div_scalar(((w / h) as f64).sqrt()) + bias, 3)
+            }
+            _ => attention_weights(q, k, key_padding),
+        };
+        let weights = self.dropout.forward(weights); // [B, h, L, L]
         let context = weights.matmul(v).swap_dims(1, 2).reshape([b * l, w]);
         let attended = self.dropout.forward(self.attention_out.forward(context));
         let a = self.attention_norm.forward(x.reshape([b * l, w]) + attended); // [B·L, w]
@@ -137,15 +207,26 @@ impl BertLayer {
 
     /// Visits the layer's weights below `prefix` in Hugging Face's `state_dict` order.
     pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        self.visit_torch_named(p, prefix, &BertLayerNames::HUGGING_FACE)
+    }
+
+    /// Visits the layer's weights below `prefix` under the given part names (same order).
+    pub fn visit_torch_named(
+        self,
+        p: &mut impl TorchParams,
+        prefix: &str,
+        names: &BertLayerNames,
+    ) -> Result<Self, ImportError> {
+        let name = |part: &str| format!("{prefix}.{part}");
         Ok(Self {
-            query: import_linear(p, &format!("{prefix}.attention.self.query"), self.query)?,
-            key: import_linear(p, &format!("{prefix}.attention.self.key"), self.key)?,
-            value: import_linear(p, &format!("{prefix}.attention.self.value"), self.value)?,
-            attention_out: import_linear(p, &format!("{prefix}.attention.output.dense"), self.attention_out)?,
-            attention_norm: import_layer_norm(p, &format!("{prefix}.attention.output.LayerNorm"), self.attention_norm)?,
-            intermediate: import_linear(p, &format!("{prefix}.intermediate.dense"), self.intermediate)?,
-            output: import_linear(p, &format!("{prefix}.output.dense"), self.output)?,
-            output_norm: import_layer_norm(p, &format!("{prefix}.output.LayerNorm"), self.output_norm)?,
+            query: import_linear(p, &name(names.query), self.query)?,
+            key: import_linear(p, &name(names.key), self.key)?,
+            value: import_linear(p, &name(names.value), self.value)?,
+            attention_out: import_linear(p, &name(names.attention_out), self.attention_out)?,
+            attention_norm: import_layer_norm(p, &name(names.attention_norm), self.attention_norm)?,
+            intermediate: import_linear(p, &name(names.intermediate), self.intermediate)?,
+            output: import_linear(p, &name(names.output), self.output)?,
+            output_norm: import_layer_norm(p, &name(names.output_norm), self.output_norm)?,
             ..self
         })
     }
@@ -169,13 +250,23 @@ impl BertEncoder {
         self.layers.iter().fold(x, |x, layer| layer.forward(x, key_padding))
     }
 
-    /// Visits `prefix.layer.{i}.*` for every layer.
+    /// Visits `prefix.layer.{i}.*` for every layer (Hugging Face names).
     pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
+        self.visit_torch_named(p, prefix, &BertLayerNames::HUGGING_FACE)
+    }
+
+    /// Visits `prefix.layer.{i}.*` for every layer under the given part names.
+    pub fn visit_torch_named(
+        self,
+        p: &mut impl TorchParams,
+        prefix: &str,
+        names: &BertLayerNames,
+    ) -> Result<Self, ImportError> {
         let layers = self
             .layers
             .into_iter()
             .enumerate()
-            .map(|(i, layer)| layer.visit_torch(p, &format!("{prefix}.layer.{i}")))
+            .map(|(i, layer)| layer.visit_torch_named(p, &format!("{prefix}.layer.{i}"), names))
             .collect::<Result<_, _>>()?;
         Ok(Self { layers })
     }
@@ -200,6 +291,7 @@ mod tests {
             layer_norm_eps: 1e-12,
             dropout: 0.0,
             activation: FeedForwardActivation::Gelu,
+            masking: KeyMasking::Exclude,
         }
     }
 

@@ -8,9 +8,11 @@
 //! utterance without faces keeps its (empty) mask.
 
 use burn::tensor::activation::softmax;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+
+use crate::batch::gather_rows;
 
 /// How face emotion logits become distributions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -68,6 +70,8 @@ pub struct FilteredFrames {
     pub mask: Vec<bool>,
     /// Per utterance, the keep decision.
     pub selections: Vec<FaceSelection>,
+    /// `[B, N]` importance `Σ_c p²` of every slot, row-major (padding slots included).
+    pub importance: Vec<f32>,
 }
 
 /// Applies the filter to a batch: `faces` `[B, N, D]` (face embeddings), `logits` `[B, N, C]`
@@ -79,7 +83,7 @@ pub fn filter_frames(
     threshold: f32,
     mode: FerMode,
 ) -> FilteredFrames {
-    let [b, n, d] = faces.dims();
+    let [b, n, _] = faces.dims();
     let c = logits.dims()[2];
     let device = faces.device();
     assert_eq!(valid.len(), b * n, "`valid` holds B × N flags");
@@ -101,19 +105,11 @@ pub fn filter_frames(
     let selections: Vec<FaceSelection> =
         (0..b).map(|i| select_faces(&importance[i * n..(i + 1) * n], &valid[i * n..(i + 1) * n], threshold)).collect();
 
-    // gather rows from [f; p] with one zero row appended per utterance for the empty slots
     let stacked = Tensor::cat(vec![faces, p], 2); // [B, N, D + C]
-    let with_zero = Tensor::cat(vec![stacked, Tensor::zeros([b, 1, d + c], &device)], 1).reshape([b * (n + 1), d + c]);
-    let mut index = Vec::with_capacity(b * n);
-    let mut mask = Vec::with_capacity(b * n);
-    for (i, s) in selections.iter().enumerate() {
-        for source in s.sources(&valid[i * n..(i + 1) * n]) {
-            mask.push(source.is_some());
-            index.push((i * (n + 1) + source.unwrap_or(n)) as i64); // row `n` is the zero row
-        }
-    }
-    let index = Tensor::<1, Int>::from_data(TensorData::new(index, [b * n]), &device);
-    FilteredFrames { rows: with_zero.select(0, index).reshape([b, n, d + c]), mask, selections }
+    let sources: Vec<Option<usize>> =
+        selections.iter().enumerate().flat_map(|(i, s)| s.sources(&valid[i * n..(i + 1) * n])).collect();
+    let mask = sources.iter().map(Option::is_some).collect();
+    FilteredFrames { rows: gather_rows(stacked, &sources, n), mask, selections, importance }
 }
 
 #[cfg(test)]

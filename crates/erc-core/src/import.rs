@@ -282,6 +282,32 @@ pub trait TorchParams {
     fn unused(&mut self, name: &str, shape: &[usize]) -> Result<(), ImportError>;
 }
 
+/// A visitor that sees every name with a prefix prepended: visits a sub-model that names its
+/// own parameters (`embeddings.…`) inside a model that stores them under a prefix
+/// (`roberta.embeddings.…`).
+#[derive(Debug)]
+pub struct Prefixed<'a, P: TorchParams + ?Sized> {
+    inner: &'a mut P,
+    prefix: &'a str,
+}
+
+impl<'a, P: TorchParams + ?Sized> Prefixed<'a, P> {
+    /// Wraps `inner`; `prefix` includes its separator (`"roberta."`).
+    pub fn new(inner: &'a mut P, prefix: &'a str) -> Self {
+        Self { inner, prefix }
+    }
+}
+
+impl<P: TorchParams + ?Sized> TorchParams for Prefixed<'_, P> {
+    fn param(&mut self, name: &str, value: AnyTensor, transposed: bool) -> Result<AnyTensor, ImportError> {
+        self.inner.param(&format!("{}{name}", self.prefix), value, transposed)
+    }
+
+    fn unused(&mut self, name: &str, shape: &[usize]) -> Result<(), ImportError> {
+        self.inner.unused(&format!("{}{name}", self.prefix), shape)
+    }
+}
+
 /// Visits one `Param` and puts the returned value back, keeping the parameter's id.
 pub fn import_param<T, P>(p: &mut P, name: &str, param: Param<T>, transposed: bool) -> Result<Param<T>, ImportError>
 where

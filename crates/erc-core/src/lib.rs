@@ -8,7 +8,8 @@
 //! cross-modal attention [`attention`], the BERT-style encoder layer [`bert`], MALN's transformer blocks [`transformer`], speaker
 //! characteristics [`speaker_characteristics`] and adversarial decomposition [`decomposition`],
 //! a classification head [`head`], additive-attention pooling [`pooling`], FacialMMT's
-//! facial-expression frame filter [`frame_filter`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
+//! facial-expression frame filter [`frame_filter`], frame-sequence encoder [`frame_encoder`] and
+//! cross-modal transformer [`crossmodal_transformer`]), representation losses ([`representation_loss`]), loading of reference PyTorch weights
 //! ([`import`]) and the serialisable training hyper-parameters that model presets carry
 //! ([`training`]).
 
@@ -16,8 +17,10 @@ pub mod attention;
 pub mod backend;
 pub mod batch;
 pub mod bert;
+pub mod crossmodal_transformer;
 pub mod decomposition;
 pub mod dialogue_rnn;
+pub mod frame_encoder;
 pub mod frame_filter;
 pub mod fusion;
 pub mod graph;
@@ -29,6 +32,7 @@ pub mod model;
 pub mod pooling;
 pub mod representation_loss;
 pub mod rnn;
+pub mod sequences;
 pub mod speaker;
 pub mod speaker_characteristics;
 #[cfg(test)]

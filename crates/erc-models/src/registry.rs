@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::baseline::{BiGruModel, MlpModel};
+use crate::facialmmt::FacialMmtModel;
 use crate::maln::MalnModel;
 use crate::mm_dfn::MmDfnModel;
 use crate::multiemo::MultiEmoModel;
@@ -68,7 +69,14 @@ fn info<F: ModelFactory>() -> ModelInfo {
 
 /// Every registered model.
 pub fn models() -> Vec<ModelInfo> {
-    vec![info::<BiGruModel>(), info::<MlpModel>(), info::<MmDfnModel>(), info::<MultiEmoModel>(), info::<MalnModel>()]
+    vec![
+        info::<BiGruModel>(),
+        info::<MlpModel>(),
+        info::<MmDfnModel>(),
+        info::<MultiEmoModel>(),
+        info::<MalnModel>(),
+        info::<FacialMmtModel>(),
+    ]
 }
 
 /// Runs `visitor` with the factory registered under `name`.
@@ -79,6 +87,7 @@ pub fn visit_model<V: ModelVisitor>(name: &str, visitor: V) -> Result<V::Output,
         MmDfnModel::NAME => Ok(visitor.visit::<MmDfnModel>()),
         MultiEmoModel::NAME => Ok(visitor.visit::<MultiEmoModel>()),
         MalnModel::NAME => Ok(visitor.visit::<MalnModel>()),
+        FacialMmtModel::NAME => Ok(visitor.visit::<FacialMmtModel>()),
         _ => Err(ModelError::UnknownModel {
             name: name.into(),
             known: models().iter().map(|m| m.name).collect::<Vec<_>>().join(", "),

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use erc_core::bert::{BertLayerConfig, FeedForwardActivation};
+use erc_core::bert::{BertLayerConfig, FeedForwardActivation, KeyMasking};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TextError;
@@ -82,6 +82,7 @@ impl TransformerConfig {
             layer_norm_eps: self.layer_norm_eps,
             dropout: self.dropout,
             activation: self.activation,
+            masking: KeyMasking::Exclude,
         }
     }
 

@@ -6,6 +6,7 @@
 //! imports `param.*` by the reference's names, feeds `input.*`, and compares every `output.*`
 //! and `grad.*` with the case's tolerances.
 
+mod facialmmt;
 mod maln;
 mod mm_dfn;
 mod multiemo;
@@ -34,7 +35,7 @@ pub enum ParityError {
         message: String,
     },
     /// The fixture names a model we have no parity run for.
-    #[error("no parity run for model `{0}` (known: maln, mm-dfn, multiemo)")]
+    #[error("no parity run for model `{0}` (known: facialmmt, maln, mm-dfn, multiemo)")]
     UnknownModel(String),
     /// The fixture is inconsistent (a tensor missing or mis-shaped) or the model rejects it.
     #[error("fixture {case}: {message}")]
@@ -238,6 +239,20 @@ impl<'a> Comparator<'a> {
 
     /// Compares a float output (`output.<name>`) with ours, given in the reference's layout.
     pub fn output(&mut self, name: &str, shape: &[usize], ours: &[f32]) -> Result<(), ParityError> {
+        self.output_with_rows(name, shape, ours, 0, &[])
+    }
+
+    /// As [`Comparator::output`], where the batch rows `special_rows` (indices along `axis`)
+    /// have their own absolute bound when the output's tolerance gives one
+    /// (`abs_zero_face_row`: FacialMMT's utterances without faces).
+    pub fn output_with_rows(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        ours: &[f32],
+        axis: usize,
+        special_rows: &[usize],
+    ) -> Result<(), ParityError> {
         self.seen_outputs.push(name.to_string());
         let (ref_shape, reference) = self.fixture.float(&format!("output.{name}"))?;
         self.report.compared += 1;
@@ -250,16 +265,42 @@ impl<'a> Comparator<'a> {
         let failure = match &self.tolerance {
             Tolerance::PerOutput(tolerance) => {
                 let own = tolerance.get(name);
-                let abs = own
-                    .and_then(|t| tol_value(t, "abs"))
-                    .or_else(|| tolerance.get("intermediates").and_then(|t| tol_value(t, "abs")))
-                    .unwrap_or(1e-4);
-                let within = match own.and_then(|t| tol_value(t, "rel")) {
-                    // "either bound": absolute or relative to the reference's magnitude
-                    Some(rel) => err <= abs || err <= rel * max_abs(reference),
-                    None => err <= abs,
+                let exact = own.and_then(|t| t.as_str()) == Some("exact");
+                let abs = if exact {
+                    0.0
+                } else {
+                    own.and_then(|t| tol_value(t, "abs"))
+                        .or_else(|| tolerance.get("intermediates").and_then(|t| tol_value(t, "abs")))
+                        .unwrap_or(1e-4)
                 };
-                (!within || err.is_nan()).then(|| format!("output.{name}: max |Δ| = {err:.3e} > tolerance {abs:.1e}"))
+                let special = own.and_then(|t| tol_value(t, "abs_zero_face_row")).filter(|_| !special_rows.is_empty());
+                if let Some(special_abs) = special {
+                    let stride: usize = shape[axis + 1..].iter().product();
+                    let in_special = |i: usize| special_rows.contains(&((i / stride) % shape[axis]));
+                    let (mut regular, mut other) = (0.0f64, 0.0f64);
+                    for (i, (o, r)) in ours.iter().zip(reference).enumerate() {
+                        let d = (*o as f64 - *r as f64).abs();
+                        let d = if d.is_nan() { f64::INFINITY } else { d };
+                        if in_special(i) { other = other.max(d) } else { regular = regular.max(d) }
+                    }
+                    if regular > abs {
+                        Some(format!("output.{name}: max |Δ| = {regular:.3e} > tolerance {abs:.1e}"))
+                    } else if other > special_abs {
+                        Some(format!(
+                            "output.{name} (rows {special_rows:?}): max |Δ| = {other:.3e} > {special_abs:.1e}"
+                        ))
+                    } else {
+                        None
+                    }
+                } else {
+                    let within = match own.and_then(|t| tol_value(t, "rel")) {
+                        // "either bound": absolute or relative to the reference's magnitude
+                        Some(rel) => err <= abs || err <= rel * max_abs(reference),
+                        None => err <= abs,
+                    };
+                    (!within || err.is_nan())
+                        .then(|| format!("output.{name}: max |Δ| = {err:.3e} > tolerance {abs:.1e}"))
+                }
             }
             Tolerance::Groups(groups) => {
                 let bound = Tolerance::group_bound(groups, &format!("output.{name}"), &["outputs", "losses"]);
@@ -317,8 +358,19 @@ impl<'a> Comparator<'a> {
             let scale = max_abs(reference).max(floor);
             let err = max_abs_diff(values, reference);
             let relative = if scale > 0.0 { err / scale } else { err };
-            self.report.max_grad_err = self.report.max_grad_err.max(relative);
+            let listed_zero = matches!(&self.tolerance, Tolerance::PerOutput(t) if zero_grad_bound(t, name).is_some());
+            if !listed_zero {
+                // a gradient listed as zero has no scale: it is held to its absolute bound below
+                self.report.max_grad_err = self.report.max_grad_err.max(relative);
+            }
             let failure = match &self.tolerance {
+                // gradients that are zero in exact arithmetic: only an absolute bound means anything
+                Tolerance::PerOutput(tolerance) if zero_grad_bound(tolerance, name).is_some() => {
+                    let abs = zero_grad_bound(tolerance, name).unwrap_or_default();
+                    (err > abs || err.is_nan()).then(|| {
+                        format!("grad.{name}: max |Δ| = {err:.3e} > {abs:.1e} (a mathematically zero gradient)")
+                    })
+                }
                 Tolerance::PerOutput(tolerance) => {
                     let rel = tolerance.get("grads").and_then(|g| tol_value(g, "rel_to_tensor_max")).unwrap_or(1e-3);
                     (relative > rel || relative.is_nan())
@@ -362,6 +414,14 @@ impl<'a> Comparator<'a> {
         }
         self.report
     }
+}
+
+/// The absolute bound of a gradient the fixture lists as zero in exact arithmetic
+/// (`mathematically_zero_grads: {names, abs}`).
+fn zero_grad_bound(tolerance: &serde_json::Value, name: &str) -> Option<f64> {
+    let zero = tolerance.get("mathematically_zero_grads")?;
+    let listed = zero.get("names")?.as_array()?.iter().any(|n| n == name);
+    listed.then(|| tol_value(zero, "abs").unwrap_or(1e-6))
 }
 
 fn max_abs(values: &[f32]) -> f64 {
@@ -464,6 +524,7 @@ pub fn run_parity(path: &Path, backend: BackendKind) -> Result<ParityReport, Par
         "mm-dfn" => mm_dfn::run(&fixture, backend),
         "multiemo" => multiemo::run(&fixture, backend),
         "maln" => maln::run(&fixture, backend),
+        "facialmmt" => facialmmt::run(&fixture, backend),
         other => Err(ParityError::UnknownModel(other.to_string())),
     }
 }

@@ -1,0 +1,170 @@
+//! FacialMMT over the dataset format: the trainer's dialogue batches carry each utterance's
+//! sequences as flat modalities ([`erc_core::sequences`]); the model gathers the real
+//! utterances, runs the FER head and the frame filter on their faces, fuses, and scatters the
+//! log-probabilities back to `[B, T, C]`.
+
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
+use erc_core::loss::masked_nll;
+use erc_core::sequences::{AUDIO_FRAMES, FACES, SequenceShape, TEXT_TOKENS, mask_name, sequence_shape};
+use erc_core::training::TrainingPreset;
+use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelOutput};
+
+use super::{FacialMmt, FacialMmtConfig, TextBranch, UtteranceInputs};
+use crate::registry::ModelFactory;
+
+/// The sequence modalities FacialMMT reads (each with its `_mask`).
+pub const SEQUENCE_MODALITIES: [&str; 3] = [TEXT_TOKENS, AUDIO_FRAMES, FACES];
+
+/// Registry entry for [`FacialMmt`].
+#[derive(Debug, Clone, Copy)]
+pub struct FacialMmtModel;
+
+impl FacialMmtConfig {
+    /// The configuration with the padded lengths and input widths a dataset fixes: `T`,
+    /// `A_max`, `V_max`, the token, frame and face widths. Errors name what is missing.
+    pub fn fitted_to(&self, spec: &DataSpec) -> Result<Self, ModelError> {
+        let text = sequence_shape(spec, TEXT_TOKENS)?;
+        let audio = sequence_shape(spec, AUDIO_FRAMES)?;
+        let faces = sequence_shape(spec, FACES)?;
+        if !matches!(self.text, TextBranch::Features { .. }) {
+            return Err(ModelError::InvalidConfig(
+                "training on a dataset needs the token-feature text branch (`text.kind = features`)".into(),
+            ));
+        }
+        if spec.num_classes() != self.num_classes {
+            return Err(ModelError::InvalidConfig(format!(
+                "the data has {} classes, the configuration {}",
+                spec.num_classes(),
+                self.num_classes
+            )));
+        }
+        Ok(Self {
+            text_len: text.frames,
+            text: TextBranch::Features { dim: text.width },
+            audio_len: audio.frames,
+            audio_dim: audio.width,
+            vision_len: faces.frames,
+            face_dim: faces.width,
+            ..self.clone()
+        })
+    }
+}
+
+/// One modality's rows for the batch's real utterances, `[N, frames, width]`.
+fn gather_sequence(batch: &DialogueBatch, name: &str, rows: &Tensor<1, Int>, shape: SequenceShape) -> Tensor<3> {
+    let x = &batch.features[name];
+    let [b, t, d] = x.dims();
+    let n = rows.dims()[0];
+    x.clone().reshape([b * t, d]).select(0, rows.clone()).reshape([n, shape.frames, shape.width])
+}
+
+/// One mask modality's rows, `[N, frames]`.
+fn gather_mask(batch: &DialogueBatch, name: &str, rows: &Tensor<1, Int>) -> Tensor<2> {
+    let x = &batch.features[&mask_name(name)];
+    let [b, t, d] = x.dims();
+    x.clone().reshape([b * t, d]).select(0, rows.clone())
+}
+
+impl FacialMmt {
+    fn shape(&self, name: &str) -> SequenceShape {
+        let c = &self.config;
+        match name {
+            TEXT_TOKENS => SequenceShape {
+                frames: c.text_len,
+                width: match c.text {
+                    TextBranch::Features { dim } => dim,
+                    TextBranch::Plm { ref transformer, .. } => transformer.hidden_size,
+                },
+            },
+            AUDIO_FRAMES => SequenceShape { frames: c.audio_len, width: c.audio_dim },
+            _ => SequenceShape { frames: c.vision_len, width: c.face_dim },
+        }
+    }
+
+    /// Log-probabilities `[N, C]` of the batch's real utterances (in
+    /// [`DialogueBatch::layout`]'s utterance order) and the flat rows they came from.
+    pub fn utterance_log_probs(&self, batch: &DialogueBatch) -> Result<(Tensor<2>, Vec<usize>), ModelError> {
+        for name in SEQUENCE_MODALITIES {
+            let shape = self.shape(name);
+            for (modality, dim) in [(name.to_string(), shape.frames * shape.width), (mask_name(name), shape.frames)] {
+                let found = batch.features.get(&modality).map(|x| x.dims()[2]);
+                if found != Some(dim) {
+                    return Err(ModelError::MissingModality {
+                        name: format!("{modality} (dimension {dim}, found {found:?})"),
+                        available: batch.features.keys().cloned().collect::<Vec<_>>().join(", "),
+                    });
+                }
+            }
+        }
+        let device = batch.device();
+        let flat = batch.layout.utterance_rows();
+        let n = flat.len();
+        let rows = Tensor::<1, Int>::from_data(
+            TensorData::new(flat.iter().map(|&r| r as i64).collect::<Vec<_>>(), [n]),
+            &device,
+        );
+        let tokens = gather_sequence(batch, TEXT_TOKENS, &rows, self.shape(TEXT_TOKENS));
+        let text_mask = gather_mask(batch, TEXT_TOKENS, &rows);
+        let audio = gather_sequence(batch, AUDIO_FRAMES, &rows, self.shape(AUDIO_FRAMES));
+        let audio_mask = gather_mask(batch, AUDIO_FRAMES, &rows);
+        let faces = gather_sequence(batch, FACES, &rows, self.shape(FACES));
+        let face_mask = gather_mask(batch, FACES, &rows);
+        let valid: Vec<bool> = face_mask.into_data().iter::<f32>().map(|m| m != 0.0).collect();
+        let fer_logits = self.fer.forward(faces.clone().detach());
+        let filtered = self.filter(faces, fer_logits, &valid);
+        let v = self.config.vision_len;
+        let vision_mask = Tensor::<2>::from_data(
+            TensorData::new(filtered.mask.iter().map(|&m| if m { 1.0f32 } else { 0.0 }).collect::<Vec<_>>(), [n, v]),
+            &device,
+        );
+        let text = self.feature_text(tokens, &text_mask);
+        let pass =
+            self.fuse(UtteranceInputs { text, text_mask, audio, audio_mask, vision: filtered.rows, vision_mask });
+        Ok((FacialMmt::log_probs(pass.logits), flat))
+    }
+}
+
+impl DialogueModel for FacialMmt {
+    fn forward(&self, batch: &DialogueBatch) -> Result<ModelOutput, ModelError> {
+        let (log_probs, flat) = self.utterance_log_probs(batch)?;
+        let [b, t] = [batch.batch_size(), batch.max_len()];
+        let c = self.config.num_classes;
+        let device = batch.device();
+        let index = Tensor::<1, Int>::from_data(
+            TensorData::new(flat.iter().map(|&r| r as i64).collect::<Vec<_>>(), [flat.len()]),
+            &device,
+        );
+        let log_probs = Tensor::<2>::zeros([b * t, c], &device)
+            .select_assign(0, index, log_probs, IndexingUpdateOp::Add)
+            .reshape([b, t, c]);
+        let loss_terms = match batch.labels {
+            Some(_) => masked_nll(log_probs.clone(), batch, None).map(|nll| vec![LossTerm::new("nll", nll)]),
+            None => None,
+        };
+        Ok(ModelOutput { log_probs, loss_terms: loss_terms.unwrap_or_default() })
+    }
+}
+
+impl ModelFactory for FacialMmtModel {
+    const NAME: &'static str = "facialmmt";
+    const DESCRIPTION: &'static str = "FacialMMT (Zheng et al. 2023): facial-expression frame filter, audio/vision frame \
+                                       encoders, cross-modal transformers; reads text_tokens, audio_frames, faces sequences";
+    type Config = FacialMmtConfig;
+    type Model = FacialMmt;
+
+    fn presets() -> &'static [&'static str] {
+        &["small", "paper"]
+    }
+
+    fn preset(name: &str) -> Option<(Self::Config, TrainingPreset)> {
+        match name {
+            "small" => Some((FacialMmtConfig::small(), FacialMmtConfig::small_training())),
+            "paper" => Some((FacialMmtConfig::paper(), FacialMmtConfig::paper_training())),
+            _ => None,
+        }
+    }
+
+    fn build(config: &Self::Config, spec: &DataSpec, device: &Device) -> Result<Self::Model, ModelError> {
+        FacialMmt::new(&config.fitted_to(spec)?, device)
+    }
+}
