@@ -18,6 +18,7 @@ pub fn arg(name: &str) -> Option<String> {
 }
 
 /// Trains registered model `model` (shown as `title`) as the options above say.
+#[allow(dead_code)] // the FacialMMT example needs its auxiliary set and uses `arg` only
 pub fn run_paper_example(model: &str, title: &str) -> Result<(), Box<dyn std::error::Error>> {
     let backend: BackendKind = arg("--backend").map(|b| b.parse()).transpose()?.unwrap_or(BackendKind::Flex);
     backend.device()?; // a clear message when the backend is not compiled in

@@ -7,6 +7,7 @@ use erc_core::training::{LrSchedule, OptimizerKind};
 use erc_core::{BackendKind, MetricKind};
 use erc_data::synth::SynthShape;
 use erc_data::{Dataset, ImportOptions, SynthConfig, import_jsonl};
+use erc_train::config::FaceEmotionTraining;
 use erc_train::{Checkpoint, RunConfig, RunOptions, train, train_seeds};
 
 /// A boxed error with a readable message.
@@ -59,6 +60,16 @@ struct SynthArgs {
     /// Feature dimensions as TEXT,AUDIO,VISUAL (default: the shape's).
     #[arg(long, value_parser = parse_triple)]
     dims: Option<[usize; 3]>,
+    /// Per-utterance sequences (text_tokens, audio_frames, faces with masks) for FacialMMT,
+    /// MELD-like; --dims then sets each frame's width.
+    #[arg(long)]
+    sequences: bool,
+    /// Also write a matching auxiliary face-emotion set (needs --sequences) to this directory.
+    #[arg(long, requires = "sequences")]
+    face_emotions: Option<PathBuf>,
+    /// Faces in the auxiliary set.
+    #[arg(long, default_value_t = 3000)]
+    face_count: usize,
 }
 
 /// Which transcripts become which dataset, and how (shared by `import` and `featurize`).
@@ -143,9 +154,13 @@ struct TrainArgs {
     /// Dataset directory. Without it, a synthetic IEMOCAP-like dataset is generated into OUT/data.
     #[arg(long)]
     dataset: Option<PathBuf>,
-    /// Shape of the generated dataset when --dataset is not given: iemocap or meld.
+    /// Shape of the generated dataset when --dataset is not given: iemocap or meld
+    /// (FacialMMT always gets MELD-like sequences and a matching face-emotion set).
     #[arg(long, default_value = "iemocap")]
     synthetic: SynthShape,
+    /// Auxiliary face-emotion set (FacialMMT's facial-expression head trains on it before each epoch).
+    #[arg(long)]
+    face_emotions: Option<PathBuf>,
     /// Model name (see `erc models`).
     #[arg(long, default_value = "bigru")]
     model: String,
@@ -308,9 +323,27 @@ fn synth_config(shape: SynthShape, seed: u64, dialogues: Option<[usize; 3]>, dim
 }
 
 fn synth(a: SynthArgs) -> Result<(), CliError> {
-    let cfg = synth_config(a.shape, a.seed, a.dialogues, a.dims);
+    let cfg = if a.sequences {
+        let mut cfg = SynthConfig::meld_sequences(a.seed);
+        if let Some([t, v, s]) = a.dialogues {
+            cfg = cfg.with_dialogues(t, v, s);
+        }
+        if let Some(d) = a.dims {
+            cfg = cfg.with_dims(&d);
+        }
+        cfg
+    } else {
+        synth_config(a.shape, a.seed, a.dialogues, a.dims)
+    };
+    if let Some(dir) = &a.face_emotions {
+        erc_data::writer::ensure_writable_target(dir)?;
+    }
     write_synthetic(&cfg, &a.out)?;
     println!("wrote {} to {}", cfg.name, a.out.display());
+    if let Some(dir) = &a.face_emotions {
+        cfg.face_emotion_set(a.face_count)?.write(dir)?;
+        println!("wrote {} auxiliary faces to {}", a.face_count, dir.display());
+    }
     Ok(())
 }
 
@@ -459,6 +492,9 @@ fn train_command(a: TrainArgs) -> Result<(), CliError> {
     if let Some(p) = a.patience {
         t.patience = (p > 0).then_some(p);
     }
+    if let Some(dir) = &a.face_emotions {
+        config.face_emotions = Some(FaceEmotionTraining::reference(dir));
+    }
     config.selection = a.select;
     config.seed = a.seed;
     config.backend = a.backend;
@@ -477,9 +513,17 @@ fn train_command(a: TrainArgs) -> Result<(), CliError> {
                     return Err(format!("nothing to resume in {}", out.display()).into());
                 }
                 erc_data::writer::ensure_writable_target(&out)?;
-                let cfg = SynthConfig::for_shape(a.synthetic, 0);
+                let sequences = a.model == <erc_models::FacialMmtModel as erc_models::ModelFactory>::NAME;
+                let cfg =
+                    if sequences { SynthConfig::meld_sequences(0) } else { SynthConfig::for_shape(a.synthetic, 0) };
                 eprintln!("no --dataset: generating {} into {}", cfg.name, data.display());
                 write_synthetic(&cfg, &data)?;
+                if sequences && a.face_emotions.is_none() {
+                    cfg.face_emotion_set(3000)?.write(&out.join("face_emotions"))?;
+                }
+            }
+            if a.model == <erc_models::FacialMmtModel as erc_models::ModelFactory>::NAME && a.face_emotions.is_none() {
+                config.face_emotions = Some(FaceEmotionTraining::reference(out.join("face_emotions")));
             }
             (data, out)
         }

@@ -319,3 +319,70 @@ fn train_meld_preset(dir: &Path, model: &str, config: &str, out: &str) -> Output
         dir,
     )
 }
+
+/// FacialMMT through the CLI: parity on its fixture; `erc synth --sequences` with a matching
+/// face-emotion set; training at the `small` preset (shrunk) with the auxiliary set; the best
+/// checkpoint re-evaluates to the report; a dataset without sequences is a clean error.
+#[test]
+fn facialmmt_passes_parity_and_trains_on_sequences_with_face_emotions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let o = erc(&["parity", fixture("facialmmt", "meld_small").to_str().unwrap()], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((line["model"].as_str(), line["pass"].as_bool()), (Some("facialmmt"), Some(true)), "{line}");
+    let o = erc(
+        &[
+            "synth",
+            "--out",
+            "seq",
+            "--sequences",
+            "--dialogues",
+            "12,4,4",
+            "--dims",
+            "8,6,4",
+            "--face-emotions",
+            "faces",
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let small = r#"{"width": 16, "heads": 2, "d_ff": 32, "cmt_ta_heads": 2, "cmt_tav_heads": 2, "cmt_d_ff": 32, "fer_hidden": 8}"#;
+    let train = |data: &str, out: &str| {
+        erc(
+            &[
+                "train",
+                "--dataset",
+                data,
+                "--model",
+                "facialmmt",
+                "--preset",
+                "small",
+                "--model-config",
+                small,
+                "--epochs",
+                "2",
+                "--face-emotions",
+                "faces",
+                "--out",
+                out,
+                "--no-progress",
+            ],
+            dir,
+        )
+    };
+    let o = train("seq", "run");
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/report.json")).unwrap()).unwrap();
+    assert!(report["epochs"][1]["face_emotions"]["accuracy"].as_f64().is_some(), "{}", report["epochs"][1]);
+    let o = erc(&["eval", "run/checkpoints/best", "seq", "--json"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (a, b) = (eval["metrics"]["accuracy"].as_f64(), report["test"]["metrics"]["accuracy"].as_f64());
+    assert!(a.is_some() && (a.unwrap() - b.unwrap()).abs() < 1e-9, "{eval} vs {}", report["test"]);
+    // vector features instead of sequences
+    let o = erc(&["synth", "--out", "flat", "--shape", "meld", "--dialogues", "4,2,2", "--dims", "8,6,4"], dir);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_clean_failure(&train("flat", "bad"), "text_tokens");
+}

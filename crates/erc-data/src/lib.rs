@@ -16,6 +16,7 @@
 pub mod batcher;
 pub mod dataset;
 pub mod error;
+pub mod face_emotions;
 pub mod manifest;
 pub mod matrix;
 pub mod synth;
@@ -25,7 +26,8 @@ pub mod writer;
 pub use batcher::{BatchPlan, Batcher};
 pub use dataset::{Dataset, DialogueInfo};
 pub use error::DataError;
+pub use face_emotions::{FaceEmotionSet, affwild2_to_meld};
 pub use manifest::{Manifest, ModalityEntry};
-pub use synth::{SynthConfig, SynthShape};
+pub use synth::{SequenceLayout, SynthConfig, SynthShape};
 pub use transcripts::{ImportOptions, for_each_transcript, import_jsonl};
 pub use writer::{DatasetBuilder, DialogueRecord, RowSink};

@@ -81,6 +81,26 @@ pub struct SynthConfig {
     pub speaker_offset: f32,
     /// Seed of everything.
     pub seed: u64,
+    /// Per-utterance frame sequences instead of one vector per modality (FacialMMT's inputs).
+    pub sequences: Option<SequenceLayout>,
+}
+
+/// How the generator lays out per-utterance sequences ([`erc_core::sequences`]): modality `m`
+/// becomes `frames[m]` frames of its dimension plus a `_mask` modality. Each utterance has
+/// 1..=`frames[m]` frames (the last modality, faces, may have none); a frame is the utterance's
+/// vector plus `N(0, frame_noise²)` noise. Only a share of the faces are *expressive* (they
+/// carry the class prototype); the others show the speaker without the emotion, which is
+/// what FacialMMT's frame filter must learn to drop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceLayout {
+    /// Padded frames per modality.
+    pub frames: Vec<usize>,
+    /// Per-frame noise around the utterance's vector.
+    pub frame_noise: f32,
+    /// Probability that a face carries the emotion.
+    pub expressive_share: f64,
+    /// Probability that an utterance has no face at all.
+    pub faceless_share: f64,
 }
 
 fn modality(name: &str, dim: usize, noise: f32) -> SynthModality {
@@ -102,6 +122,7 @@ impl SynthConfig {
             contagion: 0.2,
             speaker_offset: 0.5,
             seed,
+            sequences: None,
         }
     }
 
@@ -119,6 +140,28 @@ impl SynthConfig {
             contagion: 0.2,
             speaker_offset: 0.5,
             seed,
+            sequences: None,
+        }
+    }
+
+    /// FacialMMT-shaped MELD-like data: the MELD-like dialogues, with per-utterance sequences
+    /// `text_tokens` (12 × 32), `audio_frames` (16 × 32) and `faces` (8 × 32; half of the
+    /// faces expressive, 5 % of utterances without a face), each with its `_mask`.
+    pub fn meld_sequences(seed: u64) -> Self {
+        Self {
+            name: "synthetic-meld-sequences".into(),
+            modalities: vec![
+                modality("text_tokens", 32, 0.8),
+                modality("audio_frames", 32, 0.8),
+                modality("faces", 32, 1.2),
+            ],
+            sequences: Some(SequenceLayout {
+                frames: vec![12, 16, 8],
+                frame_noise: 0.5,
+                expressive_share: 0.5,
+                faceless_share: 0.05,
+            }),
+            ..Self::meld_like(seed)
         }
     }
 
@@ -158,6 +201,11 @@ impl SynthConfig {
         if self.dialogues.contains(&0) {
             return Err(bad("every split needs at least one dialogue".into()));
         }
+        if let Some(seq) = &self.sequences
+            && (seq.frames.len() != self.modalities.len() || seq.frames.contains(&0))
+        {
+            return Err(bad("sequences need a positive frame count per modality".into()));
+        }
         Ok(())
     }
 
@@ -182,13 +230,7 @@ impl SynthConfig {
     pub fn generate(&self) -> Result<DatasetBuilder, DataError> {
         self.check()?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let k = self.classes.len();
-        // prototypes[m][code]: unit direction scaled to `signal`
-        let prototypes: Vec<Vec<Vec<f32>>> = self
-            .modalities
-            .iter()
-            .map(|m| (0..k).map(|_| scaled_direction(&mut rng, m.dim, m.signal)).collect())
-            .collect();
+        let prototypes = self.prototypes(&mut rng);
         let pool: Vec<String> = match self.shape {
             SynthShape::IemocapLike => vec!["M".into(), "F".into()],
             SynthShape::MeldLike => (0..9).map(|i| format!("speaker{i}")).collect(),
@@ -200,13 +242,18 @@ impl SynthConfig {
             .collect();
         let prior_total: f64 = self.class_prior.iter().sum();
 
-        let mut builder = DatasetBuilder::new(
-            self.name.clone(),
-            self.classes.clone(),
-            self.modalities.iter().map(|m| (m.name.clone(), m.dim)).collect(),
-        )
-        .with_source(format!("erc synthetic generator, {:?}, seed {}", self.shape, self.seed))
-        .with_speakers(&pool.iter().map(String::as_str).collect::<Vec<_>>());
+        let stored: Vec<(String, usize)> = match &self.sequences {
+            None => self.modalities.iter().map(|m| (m.name.clone(), m.dim)).collect(),
+            Some(seq) => self
+                .modalities
+                .iter()
+                .zip(&seq.frames)
+                .flat_map(|(m, &f)| [(m.name.clone(), f * m.dim), (format!("{}_mask", m.name), f)])
+                .collect(),
+        };
+        let mut builder = DatasetBuilder::new(self.name.clone(), self.classes.clone(), stored)
+            .with_source(format!("erc synthetic generator, {:?}, seed {}", self.shape, self.seed))
+            .with_speakers(&pool.iter().map(String::as_str).collect::<Vec<_>>());
 
         for (split, &count) in ["train", "valid", "test"].iter().zip(&self.dialogues) {
             for d in 0..count {
@@ -222,7 +269,18 @@ impl SynthConfig {
                             values.push(proto[j] + offset[j] + m.noise * normal(&mut rng));
                         }
                     }
-                    features.insert(m.name.clone(), values);
+                    match &self.sequences {
+                        None => {
+                            features.insert(m.name.clone(), values);
+                        }
+                        Some(seq) => {
+                            let last = mi + 1 == self.modalities.len();
+                            let (frames, masks) =
+                                self.frames_of(&mut rng, seq, mi, last, &values, &speakers, &offsets[mi]);
+                            features.insert(m.name.clone(), frames);
+                            features.insert(format!("{}_mask", m.name), masks);
+                        }
+                    }
                 }
                 builder.add_dialogue(DialogueRecord {
                     id: format!("{split}_{d:05}"),
@@ -235,6 +293,80 @@ impl SynthConfig {
             }
         }
         Ok(builder)
+    }
+
+    /// The class prototypes, `[modality][code][dim]`: unit directions scaled to `signal`,
+    /// the first draws of the seeded stream.
+    fn prototypes(&self, rng: &mut ChaCha8Rng) -> Vec<Vec<Vec<f32>>> {
+        let k = self.classes.len();
+        self.modalities.iter().map(|m| (0..k).map(|_| scaled_direction(rng, m.dim, m.signal)).collect()).collect()
+    }
+
+    /// Expands each utterance's vector (`values`, `[n, dim]`) of modality `mi` into a padded
+    /// frame sequence and its mask. Faces (`last`) may be absent and only some are expressive:
+    /// the others show the speaker's offset and noise, without the class prototype.
+    #[allow(clippy::too_many_arguments)]
+    fn frames_of(
+        &self,
+        rng: &mut ChaCha8Rng,
+        seq: &SequenceLayout,
+        mi: usize,
+        last: bool,
+        values: &[f32],
+        speakers: &[usize],
+        offsets: &[Vec<f32>],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let (dim, frames) = (self.modalities[mi].dim, seq.frames[mi]);
+        let noise = self.modalities[mi].noise;
+        let mut out = vec![0f32; speakers.len() * frames * dim];
+        let mut mask = vec![0f32; speakers.len() * frames];
+        for (u, &s) in speakers.iter().enumerate() {
+            let len = if last && rng.random_bool(seq.faceless_share) { 0 } else { rng.random_range(1..=frames) };
+            for j in 0..len {
+                let expressive = !last || rng.random_bool(seq.expressive_share);
+                let row = &mut out[(u * frames + j) * dim..(u * frames + j + 1) * dim];
+                for (c, slot) in row.iter_mut().enumerate() {
+                    let centre = if expressive { values[u * dim + c] } else { offsets[s][c] + noise * normal(rng) };
+                    *slot = centre + seq.frame_noise * normal(rng);
+                }
+                mask[u * frames + j] = 1.0;
+            }
+        }
+        (out, mask)
+    }
+
+    /// An auxiliary face-emotion set matching this configuration's faces (the last modality):
+    /// `count` faces, each its class prototype plus `N(0, frame_noise²)` (the modality's noise
+    /// without sequences), classes drawn from the prior. Deterministic in `seed` and independent of the dialogues drawn.
+    pub fn face_emotion_set(&self, count: usize) -> Result<crate::face_emotions::FaceEmotionSet, DataError> {
+        self.check()?;
+        let prototypes = self.prototypes(&mut ChaCha8Rng::seed_from_u64(self.seed));
+        let faces = self.modalities.len() - 1;
+        let m = &self.modalities[faces];
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xFACE_E307);
+        // labelled expression frames: the prototype with frame-level noise only
+        let noise = self.sequences.as_ref().map_or(m.noise, |s| s.frame_noise);
+        let total: f64 = self.class_prior.iter().sum();
+        let mut embeddings = Vec::with_capacity(count * m.dim);
+        let mut labels = Vec::with_capacity(count);
+        for _ in 0..count {
+            let mut u = rng.random::<f64>() * total;
+            let class = self.class_prior.iter().position(|w| {
+                let hit = u < *w;
+                u -= w;
+                hit
+            });
+            let class = class.unwrap_or(self.classes.len() - 1);
+            let proto = &prototypes[faces][self.view(faces, class)];
+            embeddings.extend(proto.iter().map(|p| p + noise * normal(&mut rng)));
+            labels.push(class as i64);
+        }
+        crate::face_emotions::FaceEmotionSet::new(
+            m.dim,
+            embeddings,
+            labels,
+            format!("erc synthetic faces, seed {}", self.seed),
+        )
     }
 
     /// Draws one dialogue's speaker sequence (indices into the pool) and labels.

@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use erc_core::training::TrainingPreset;
 use erc_core::{DataSpec, DialogueModel, ModelError};
 use serde::Serialize;
@@ -33,6 +33,16 @@ pub trait ModelFactory {
 
     /// Builds a freshly initialised model for a dataset.
     fn build(config: &Self::Config, spec: &DataSpec, device: &Device) -> Result<Self::Model, ModelError>;
+
+    /// Whether the model has an auxiliary face-emotion task ([`ModelFactory::face_emotion_logits`]).
+    const HAS_FACE_EMOTION_TASK: bool = false;
+
+    /// Facial-expression logits `[N, C]` of face embeddings `[N, D]`, for models whose
+    /// expression head is trained on an auxiliary face-emotion set in alternating epochs
+    /// (FacialMMT); `None` for the others.
+    fn face_emotion_logits(_model: &Self::Model, _faces: Tensor<2>) -> Option<Tensor<2>> {
+        None
+    }
 
     /// A preset, or an error listing the presets there are.
     fn preset_or_error(name: &str) -> Result<(Self::Config, TrainingPreset), ModelError> {

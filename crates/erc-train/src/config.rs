@@ -43,6 +43,31 @@ pub struct RunConfig {
     pub backend: BackendKind,
     /// Split names.
     pub splits: SplitNames,
+    /// The auxiliary face-emotion task, for models that have one (FacialMMT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_emotions: Option<FaceEmotionTraining>,
+}
+
+/// Training of a model's facial-expression head on an auxiliary face-emotion set
+/// ([`erc_data::FaceEmotionSet`]): one pass over the set before each main epoch, with its own
+/// AdamW optimiser, as FacialMMT alternates its two tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceEmotionTraining {
+    /// The set's directory.
+    pub path: std::path::PathBuf,
+    /// Learning rate (the reference: 5e-5).
+    pub lr: f64,
+    /// Faces per batch (150).
+    pub batch_size: usize,
+    /// Global-norm gradient clip (0.8).
+    pub grad_clip_norm: Option<f64>,
+}
+
+impl FaceEmotionTraining {
+    /// The reference's settings for the set at `path`.
+    pub fn reference(path: impl Into<std::path::PathBuf>) -> Self {
+        Self { path: path.into(), lr: 5e-5, batch_size: 150, grad_clip_norm: Some(0.8) }
+    }
 }
 
 struct PresetLookup<'a>(&'a str);
@@ -79,6 +104,7 @@ impl RunConfig {
             seed: 0,
             backend: BackendKind::default_compiled().unwrap_or(BackendKind::Flex),
             splits: SplitNames::default(),
+            face_emotions: None,
         })
     }
 

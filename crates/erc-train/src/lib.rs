@@ -7,6 +7,7 @@
 //! * [`evaluate`]: scoring a checkpoint on a split;
 //! * [`predict`]: class probabilities of new dialogues from a checkpoint.
 
+pub mod auxiliary;
 pub mod checkpoint;
 pub mod config;
 pub mod error;

@@ -35,6 +35,18 @@ pub struct EpochRecord {
     pub valid_seconds: f64,
     /// Whether this epoch became the selected one when it ended.
     pub improved: bool,
+    /// Mean loss and accuracy of the auxiliary face-emotion pass before the epoch, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_emotions: Option<AuxiliaryResult>,
+}
+
+/// One pass of an auxiliary task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuxiliaryResult {
+    /// Mean loss over the batches.
+    pub loss: f64,
+    /// Accuracy of the head over the pass (model changing during it).
+    pub accuracy: f64,
 }
 
 /// Size facts of the dataset a run used.

@@ -12,6 +12,7 @@ use erc_data::{Batcher, Dataset};
 use erc_models::{ModelFactory, ModelVisitor, visit_model};
 use serde::{Deserialize, Serialize};
 
+use crate::auxiliary::{face_emotion_epoch, face_emotion_optimizer, load_face_emotions};
 use crate::checkpoint::{CHECKPOINT_FORMAT, Checkpoint, CheckpointMeta};
 use crate::config::RunConfig;
 use crate::error::TrainError;
@@ -177,6 +178,20 @@ fn train_typed<F: ModelFactory>(
     let mut model = F::build(&model_config, &spec, &device)?;
     let num_params = model.num_params();
     let mut optimizer = build_optimizer(&config.training);
+    let face_emotions = match &config.face_emotions {
+        Some(settings) if F::HAS_FACE_EMOTION_TASK => {
+            let faces = erc_core::sequences::sequence_shape(&spec, erc_core::sequences::FACES)?;
+            Some((settings, load_face_emotions(settings, faces.width, &classes)?))
+        }
+        Some(_) => {
+            return Err(TrainError::Config(format!(
+                "model `{}` has no face-emotion task: drop the face-emotion set",
+                config.model
+            )));
+        }
+        None => None,
+    };
+    let mut face_optimizer = face_emotion_optimizer();
     let batcher = Batcher::new(config.training.batch_size);
     let batches_per_epoch = train_ids.len().div_ceil(batcher.batch_size);
     let total_steps = batches_per_epoch * config.training.epochs;
@@ -228,6 +243,19 @@ fn train_typed<F: ModelFactory>(
         let epoch_start = Instant::now();
         let seed = epoch_seed(config.seed, epoch);
         device.seed(seed);
+        // the auxiliary task's pass comes first, as in the reference's epoch
+        let face_result = match &face_emotions {
+            Some((settings, set)) => {
+                let (trained, result) =
+                    face_emotion_epoch::<F>(model, set, settings, &mut face_optimizer, seed ^ 0xFACE, &device)?;
+                model = trained;
+                if options.verbose {
+                    eprintln!("epoch {epoch:>3} face emotions: loss {:.4} acc {:.4}", result.loss, result.accuracy);
+                }
+                Some(result)
+            }
+            None => None,
+        };
         let plan = batcher.plan(&train_ids, Some(seed));
         let bar = progress::bar(plan.len(), &format!("epoch {epoch}/{}", config.training.epochs), options.progress);
         let mut acc = PassAccumulator::default();
@@ -296,6 +324,7 @@ fn train_typed<F: ModelFactory>(
             train_seconds,
             valid_seconds,
             improved,
+            face_emotions: face_result,
         });
         state.epochs_done = epoch;
         // the last epoch, for --resume

@@ -166,3 +166,49 @@ fn bad_configurations_are_errors() {
     let err = train(&ds_nan, &c, &RunOptions::quiet(tmp.path().join("r3"))).unwrap_err().to_string();
     assert!(err.contains("audio") && err.contains("utterance 3") && err.contains("NaN"), "{err}");
 }
+
+/// FacialMMT on per-utterance sequences: the facial-expression head learns the auxiliary set
+/// before each epoch, the model beats the majority class, and its checkpoint evaluates again
+/// to the report's test numbers. A model without a face-emotion task refuses the set.
+#[test]
+fn facialmmt_trains_with_its_auxiliary_face_emotion_pass() {
+    let _rng = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let synth = SynthConfig::meld_sequences(3).with_dims(&[8, 8, 8]).with_dialogues(60, 12, 16);
+    synth.generate().unwrap().write(tmp.path().join("data")).unwrap();
+    synth.face_emotion_set(600).unwrap().write(&tmp.path().join("faces")).unwrap();
+    let ds = Dataset::open(tmp.path().join("data")).unwrap();
+    let mut c = config("facialmmt", 12);
+    c.training.batch_size = 4;
+    c.training.lr = 1e-3;
+    c.training.patience = None;
+    c.override_model_config(&serde_json::json!({"width": 32, "heads": 2, "d_ff": 64, "cmt_ta_heads": 2,
+        "cmt_tav_heads": 2, "cmt_d_ff": 64, "fer_hidden": 16}))
+        .unwrap();
+    let mut faces = erc_train::config::FaceEmotionTraining::reference(tmp.path().join("faces"));
+    faces.lr = 1e-2;
+    faces.batch_size = 50;
+    c.face_emotions = Some(faces);
+    let report = train(&ds, &c, &RunOptions::quiet(tmp.path().join("run"))).unwrap();
+    let aux: Vec<f64> = report.epochs.iter().map(|e| e.face_emotions.as_ref().unwrap().accuracy).collect();
+    assert!(aux[aux.len() - 1] > 0.7 && aux[aux.len() - 1] > aux[0] + 0.2, "face-emotion accuracy per epoch {aux:?}");
+    let (test, majority) = (&report.test.metrics, &report.majority_baseline_test);
+    eprintln!(
+        "facialmmt test weighted-F1 {:.4}, majority {:.4}, face-emotion accuracy {aux:.3?}",
+        test.weighted_f1, majority.weighted_f1
+    );
+    assert!(
+        test.weighted_f1 > majority.weighted_f1 + 0.1,
+        "facialmmt {} vs majority {}",
+        test.weighted_f1,
+        majority.weighted_f1
+    );
+    let ckpt = Checkpoint::open(&tmp.path().join("run/checkpoints/best")).unwrap();
+    let again = evaluate_checkpoint(&ckpt, &ds, "test", BackendKind::Flex, 4, false).unwrap();
+    assert!((again.metrics.weighted_f1 - test.weighted_f1).abs() < 1e-9);
+
+    let mut bigru = config("bigru", 1);
+    bigru.face_emotions = c.face_emotions.clone();
+    let err = train(&ds, &bigru, &RunOptions::quiet(tmp.path().join("run2"))).unwrap_err().to_string();
+    assert!(err.contains("no face-emotion task"), "{err}");
+}

@@ -167,4 +167,10 @@ impl ModelFactory for FacialMmtModel {
     fn build(config: &Self::Config, spec: &DataSpec, device: &Device) -> Result<Self::Model, ModelError> {
         FacialMmt::new(&config.fitted_to(spec)?, device)
     }
+
+    const HAS_FACE_EMOTION_TASK: bool = true;
+
+    fn face_emotion_logits(model: &Self::Model, faces: Tensor<2>) -> Option<Tensor<2>> {
+        Some(model.fer.forward(faces))
+    }
 }

@@ -176,14 +176,18 @@ mod tests {
     #[test]
     fn roberta_and_bert_layouts_and_spans() {
         let u = vec![vec![10, 11], vec![12], vec![13, 14, 15]];
-        let r = dialogue_tokens(&u, Separator::Roberta, SpecialTokens::ROBERTA, 16).unwrap();
+        let r = dialogue_tokens(&u, Separator::Roberta, SpecialTokens::ROBERTA, 80).unwrap();
         assert_eq!(&r.ids[..12], &[0, 10, 11, 2, 2, 12, 2, 2, 13, 14, 15, 2]);
         assert_eq!(&r.sep[..12], &[0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1]);
         assert_eq!(r.mask.iter().sum::<i64>(), 12);
+        assert_eq!(r.ids.len(), 80);
+        // budget 80 − 68 = 12 utterance tokens: the six fit; at 73 (budget 5) the longest loses one
+        let short = dialogue_tokens(&u, Separator::Roberta, SpecialTokens::ROBERTA, 73).unwrap();
+        assert_eq!(&short.ids[..11], &[0, 10, 11, 2, 2, 12, 2, 2, 13, 14, 2]);
         assert_eq!(utterance_span(&r.sep, 0, Separator::Roberta, 38).unwrap(), 1..3);
         assert_eq!(utterance_span(&r.sep, 1, Separator::Roberta, 38).unwrap(), 5..6);
         assert_eq!(utterance_span(&r.sep, 2, Separator::Roberta, 2).unwrap(), 8..10);
-        let b = dialogue_tokens(&u, Separator::Bert, SpecialTokens::BERT, 16).unwrap();
+        let b = dialogue_tokens(&u, Separator::Bert, SpecialTokens::BERT, 80).unwrap();
         assert_eq!(&b.ids[..10], &[101, 10, 11, 102, 12, 102, 13, 14, 15, 102]);
         assert_eq!(utterance_span(&b.sep, 2, Separator::Bert, 38).unwrap(), 6..9);
         assert!(utterance_span(&b.sep, 3, Separator::Bert, 38).is_err());
