@@ -523,7 +523,10 @@ fn train_command(a: TrainArgs) -> Result<(), CliError> {
                 }
             }
             if a.model == <erc_models::FacialMmtModel as erc_models::ModelFactory>::NAME && a.face_emotions.is_none() {
-                config.face_emotions = Some(FaceEmotionTraining::reference(out.join("face_emotions")));
+                // 3,000 synthetic faces give 20 steps per pass: the reference's 5e-5 (tuned for
+                // Aff-Wild2's hundreds of thousands of frames) would leave the head untrained
+                let faces = FaceEmotionTraining::reference(out.join("face_emotions"));
+                config.face_emotions = Some(FaceEmotionTraining { lr: 1e-3, ..faces });
             }
             (data, out)
         }

@@ -9,8 +9,8 @@ use erc_core::training::TrainingPreset;
 use erc_core::{BackendKind, DialogueModel};
 use erc_data::{Batcher, Dataset, SynthConfig};
 use erc_models::{
-    BiGruConfig, BiGruModel, MalnConfig, MalnModel, MlpConfig, MlpModel, MmDfnConfig, MmDfnModel, ModelFactory,
-    MultiEmoConfig, MultiEmoModel,
+    BiGruConfig, BiGruModel, FacialMmtConfig, FacialMmtModel, MalnConfig, MalnModel, MlpConfig, MlpModel, MmDfnConfig,
+    MmDfnModel, ModelFactory, MultiEmoConfig, MultiEmoModel,
 };
 use erc_train::optim::build_optimizer;
 
@@ -97,4 +97,27 @@ fn flex_and_ndarray_agree_on_forward_and_one_training_step() {
         &ds,
         tmp.path(),
     );
+
+    // FacialMMT reads per-utterance sequences
+    SynthConfig::meld_sequences(1)
+        .with_dims(&[6, 5, 4])
+        .with_dialogues(6, 2, 2)
+        .generate()
+        .unwrap()
+        .write(tmp.path().join("seq"))
+        .unwrap();
+    let seq = Dataset::open(tmp.path().join("seq")).unwrap();
+    let facialmmt = FacialMmtConfig {
+        width: 8,
+        heads: 2,
+        d_ff: 16,
+        cmt_ta_heads: 2,
+        cmt_tav_heads: 2,
+        cmt_d_ff: 16,
+        fer_hidden: 8,
+        ..FacialMmtConfig::small().without_dropout()
+    };
+    compare::<FacialMmtModel>(facialmmt.clone(), &seq, tmp.path());
+    // the reference's unmasked cross-modal mode
+    compare::<FacialMmtModel>(FacialMmtConfig { cmt_key_padding: false, ..facialmmt }, &seq, tmp.path());
 }
