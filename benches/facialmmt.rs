@@ -14,14 +14,14 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{split_shapes, train_step};
+use common::{bench_model, split_shapes};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use erc::core::batch::HostBatch;
 use erc::core::burn::module::Module;
 use erc::core::burn::optim::GradientsParams;
 use erc::core::burn::tensor::{Distribution, Tensor};
 use erc::core::sequences::{AUDIO_FRAMES, FACES, TEXT_TOKENS, mask_name};
-use erc::core::{BackendKind, DataSpec, DialogueBatch, DialogueModel, ModalityDim};
+use erc::core::{BackendKind, DataSpec, ModalityDim};
 use erc::models::ModelFactory;
 use erc::models::facialmmt::{FacialMmt, FacialMmtConfig, FacialMmtModel, UtteranceInputs};
 
@@ -83,26 +83,7 @@ fn bench_small(c: &mut Criterion, smoke: bool) {
     let host = meld_batch(dialogues);
     let utterances: usize = host.lengths.iter().sum();
     let (config, training) = FacialMmtModel::preset("small").unwrap();
-    let mut group = c.benchmark_group("facialmmt-small");
-    group.throughput(Throughput::Elements(utterances as u64));
-    group.sample_size(10);
-    for backend in BackendKind::compiled() {
-        let device = backend.training_device().unwrap();
-        let model = FacialMmtModel::build(&config, &spec(), &device).unwrap();
-        let eval_device = device.clone().inner();
-        let eval_model = model.valid();
-        let eval_batch = DialogueBatch::from_host(host.clone(), &eval_device).unwrap();
-        group.bench_function(format!("{backend}/inference"), |b| {
-            b.iter(|| eval_model.forward(&eval_batch).unwrap().log_probs.into_data())
-        });
-        let batch = DialogueBatch::from_host(host.clone(), &device).unwrap();
-        let mut optim = erc::train::optim::build_optimizer(&training);
-        let mut slot = Some(model);
-        group.bench_function(format!("{backend}/train-step"), |b| {
-            b.iter(|| slot = Some(train_step(slot.take().unwrap(), &batch, &mut optim, training.lr, &device)))
-        });
-    }
-    group.finish();
+    bench_model::<FacialMmtModel>(c, "facialmmt-small", &config, &training, &spec(), &host, utterances);
 }
 
 /// Random fused inputs of `n` utterances at the configuration's lengths, every row real.

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::arg;
+use common::{arg, print_report};
 use erc::core::BackendKind;
 use erc::data::{Dataset, SynthConfig};
 use erc::train::config::FaceEmotionTraining;
@@ -65,11 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut options = RunOptions::quiet(work.join("run"));
     options.verbose = true;
     let report = train(&dataset, &config, &options)?;
-    println!(
-        "FacialMMT ({preset} preset) on {}: selected epoch {} of {} on validation (weighted-F1 {:.4})",
-        report.dataset.name, report.selected_epoch, config.training.epochs, report.selected_valid.metrics.weighted_f1
-    );
-    println!("{}", report.test.metrics);
+    print_report("FacialMMT", &preset, &report, config.training.epochs);
     std::fs::remove_dir_all(&work).ok();
     Ok(())
 }

@@ -142,7 +142,6 @@ pub fn bench_preset<F: erc::models::ModelFactory>(
     workload: &PresetWorkload,
     dialogues: usize,
 ) {
-    use erc::core::burn::module::Module;
     let dialogues = if std::env::args().any(|a| a == "--bench") { dialogues } else { dialogues.min(2) };
     let w = workload;
     let (config, training) = F::preset(w.preset).expect("the preset exists");
@@ -154,12 +153,28 @@ pub fn bench_preset<F: erc::models::ModelFactory>(
     };
     let shapes: Vec<_> = split_shapes(w.dataset, "train", w.slots).into_iter().take(dialogues).collect();
     let host = host_batches(&shapes, dialogues, &w.dims, w.classes, w.slots, 1).remove(0);
-    let mut group = c.benchmark_group(format!("{}-{}", w.model, w.preset));
-    group.throughput(criterion::Throughput::Elements(shapes.len() as u64));
+    bench_model::<F>(c, &format!("{}-{}", w.model, w.preset), &config, &training, &spec, &host, shapes.len());
+}
+
+/// Benchmarks a built model on every compiled backend under group `name`: inference in eval
+/// mode and one training step (forward, the model's loss, backward, the preset's optimiser) on
+/// one batch; throughput `elements` per iteration.
+pub fn bench_model<F: erc::models::ModelFactory>(
+    c: &mut criterion::Criterion,
+    name: &str,
+    config: &F::Config,
+    training: &erc::core::training::TrainingPreset,
+    spec: &erc::core::DataSpec,
+    host: &HostBatch,
+    elements: usize,
+) {
+    use erc::core::burn::module::Module;
+    let mut group = c.benchmark_group(name);
+    group.throughput(criterion::Throughput::Elements(elements as u64));
     group.sample_size(10);
     for backend in erc::core::BackendKind::compiled() {
         let device = backend.training_device().unwrap();
-        let model = F::build(&config, &spec, &device).unwrap();
+        let model = F::build(config, spec, &device).unwrap();
 
         let eval_device = device.clone().inner();
         let eval_model = model.valid();
@@ -169,7 +184,7 @@ pub fn bench_preset<F: erc::models::ModelFactory>(
         });
 
         let batch = DialogueBatch::from_host(host.clone(), &device).unwrap();
-        let mut optim = erc::train::optim::build_optimizer(&training);
+        let mut optim = erc::train::optim::build_optimizer(training);
         let mut slot = Some(model);
         group.bench_function(format!("{backend}/train-step"), |b| {
             b.iter(|| slot = Some(train_step(slot.take().unwrap(), &batch, &mut optim, training.lr, &device)))

@@ -47,11 +47,16 @@ pub fn run_paper_example(model: &str, title: &str) -> Result<(), Box<dyn std::er
     let mut options = RunOptions::quiet(work.join("run"));
     options.verbose = true;
     let report = train(&dataset, &config, &options)?;
-    println!(
-        "{title} ({preset} preset) on {}: selected epoch {} of {} on validation (weighted-F1 {:.4})",
-        report.dataset.name, report.selected_epoch, config.training.epochs, report.selected_valid.metrics.weighted_f1
-    );
-    println!("{}", report.test.metrics);
+    print_report(title, &preset, &report, config.training.epochs);
     std::fs::remove_dir_all(&work).ok();
     Ok(())
+}
+
+/// Prints the selected epoch and the test metrics of a run.
+pub fn print_report(title: &str, preset: &str, report: &erc::train::RunReport, epochs: usize) {
+    println!(
+        "{title} ({preset} preset) on {}: selected epoch {} of {epochs} on validation (weighted-F1 {:.4})",
+        report.dataset.name, report.selected_epoch, report.selected_valid.metrics.weighted_f1
+    );
+    println!("{}", report.test.metrics);
 }
