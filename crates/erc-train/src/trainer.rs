@@ -54,6 +54,8 @@ pub mod files {
     pub const STATE: &str = "state.json";
     /// Optimiser state inside `LAST`.
     pub const OPTIMIZER: &str = "optimizer.bpk";
+    /// The auxiliary face-emotion optimiser's state inside `LAST` (runs with that task).
+    pub const FACE_OPTIMIZER: &str = "face_optimizer.bpk";
 }
 
 /// Loop state saved after every epoch so a run can resume.
@@ -214,6 +216,13 @@ fn train_typed<F: ModelFactory>(
                 path: opt_path,
                 message: format!("loading optimiser state: {e:?}"),
             })?;
+            if face_emotions.is_some() {
+                let path = last_dir.join(files::FACE_OPTIMIZER);
+                face_optimizer = face_optimizer.load(&path).map_err(|e| TrainError::Checkpoint {
+                    path,
+                    message: format!("loading the face-emotion optimiser state: {e:?}"),
+                })?;
+            }
             s.config = config.clone();
             if options.verbose {
                 eprintln!("resuming {} after epoch {}", options.out_dir.display(), s.epochs_done);
@@ -334,6 +343,13 @@ fn train_typed<F: ModelFactory>(
             path: opt_path,
             message: format!("saving optimiser state: {e:?}"),
         })?;
+        if face_emotions.is_some() {
+            let path = last_dir.join(files::FACE_OPTIMIZER);
+            face_optimizer.save(&path).map_err(|e| TrainError::Checkpoint {
+                path,
+                message: format!("saving the face-emotion optimiser state: {e:?}"),
+            })?;
+        }
         state.seconds += epoch_start.elapsed().as_secs_f64();
         write_json(&last_dir.join(files::STATE), &state)?;
     }

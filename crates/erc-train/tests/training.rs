@@ -207,6 +207,23 @@ fn facialmmt_trains_with_its_auxiliary_face_emotion_pass() {
     let again = evaluate_checkpoint(&ckpt, &ds, "test", BackendKind::Flex, 4, false).unwrap();
     assert!((again.metrics.weighted_f1 - test.weighted_f1).abs() < 1e-9);
 
+    // a run resumed after its first epoch continues both optimisers: the same history
+    c.training.epochs = 3;
+    let full = train(&ds, &c, &RunOptions::quiet(tmp.path().join("full"))).unwrap();
+    let mut first = c.clone();
+    first.training.epochs = 1;
+    train(&ds, &first, &RunOptions::quiet(tmp.path().join("split"))).unwrap();
+    assert!(tmp.path().join("split/checkpoints/last/face_optimizer.bpk").is_file());
+    let mut resume = RunOptions::quiet(tmp.path().join("split"));
+    resume.resume = true;
+    let resumed = train(&ds, &c, &resume).unwrap();
+    for (a, b) in full.epochs.iter().zip(&resumed.epochs) {
+        let (x, y) = (a.face_emotions.as_ref().unwrap().loss, b.face_emotions.as_ref().unwrap().loss);
+        assert!((x - y).abs() < 1e-4, "epoch {}: face-emotion loss {x} vs {y}", a.epoch);
+        let (x, y) = (a.train.loss.unwrap(), b.train.loss.unwrap());
+        assert!((x - y).abs() < 1e-4, "epoch {}: train loss {x} vs {y}", a.epoch);
+    }
+
     let mut bigru = config("bigru", 1);
     bigru.face_emotions = c.face_emotions.clone();
     let err = train(&ds, &bigru, &RunOptions::quiet(tmp.path().join("run2"))).unwrap_err().to_string();
