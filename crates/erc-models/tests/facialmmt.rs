@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 mod common;
 
-use common::{backend, device};
+use common::device;
 use erc_core::import::{HostTensor, TorchNamed};
 use erc_models::facialmmt::text::{Separator, SpecialTokens, dialogue_tokens};
 use erc_models::facialmmt::{FacialMmt, FacialMmtConfig, FerHead, TextBranch};
@@ -16,13 +16,16 @@ fn fixtures() -> PathBuf {
     common::fixtures("facialmmt")
 }
 
+/// On every compiled backend (CI: flex and ndarray).
 #[test]
 fn the_fixture_passes_parity() {
-    let report = run_parity(&fixtures().join("meld_small.safetensors"), backend()).unwrap();
-    assert!(report.pass, "{:#?}", report.failures);
-    // 22 outputs and 174 gradients
-    assert_eq!(report.compared, 196, "tensors compared");
-    println!("outputs {:.2e}, grads {:.2e}", report.max_abs_output_err, report.max_grad_err);
+    for backend in erc_core::BackendKind::compiled() {
+        let report = run_parity(&fixtures().join("meld_small.safetensors"), backend).unwrap();
+        assert!(report.pass, "{backend}: {:#?}", report.failures);
+        // 22 outputs and 174 gradients
+        assert_eq!(report.compared, 196, "tensors compared");
+        println!("{backend}: outputs {:.2e}, grads {:.2e}", report.max_abs_output_err, report.max_grad_err);
+    }
 }
 
 /// The reference's `<s> u1 </s></s> u2 … </s>` layout with its 444-token truncation,
