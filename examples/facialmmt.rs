@@ -14,15 +14,13 @@
 
 mod common;
 
-use common::{arg, print_report};
-use erc::core::BackendKind;
+use common::{arg, backend_arg, print_report};
 use erc::data::{Dataset, SynthConfig};
 use erc::train::config::FaceEmotionTraining;
 use erc::train::{RunConfig, RunOptions, train};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let backend: BackendKind = arg("--backend").map(|b| b.parse()).transpose()?.unwrap_or(BackendKind::Flex);
-    backend.device()?; // a clear message when the backend is not compiled in
+    let backend = backend_arg()?;
     let seed: u64 = arg("--seed").map(|s| s.parse()).transpose()?.unwrap_or(0);
     let dialogues: Vec<usize> = arg("--dialogues")
         .unwrap_or_else(|| "300,40,80".into())

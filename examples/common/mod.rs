@@ -17,11 +17,17 @@ pub fn arg(name: &str) -> Option<String> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
+/// The `--backend` option (default flex), checked to be compiled in.
+pub fn backend_arg() -> Result<BackendKind, Box<dyn std::error::Error>> {
+    let backend: BackendKind = arg("--backend").map(|b| b.parse()).transpose()?.unwrap_or(BackendKind::Flex);
+    backend.device()?; // a clear message when the backend is not compiled in
+    Ok(backend)
+}
+
 /// Trains registered model `model` (shown as `title`) as the options above say.
 #[allow(dead_code)] // the FacialMMT example needs its auxiliary set and uses `arg` only
 pub fn run_paper_example(model: &str, title: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let backend: BackendKind = arg("--backend").map(|b| b.parse()).transpose()?.unwrap_or(BackendKind::Flex);
-    backend.device()?; // a clear message when the backend is not compiled in
+    let backend = backend_arg()?;
     let shape = arg("--shape").unwrap_or_else(|| "iemocap".into());
     let synth = match shape.as_str() {
         "iemocap" => SynthConfig::iemocap_like(0),

@@ -74,6 +74,15 @@ pub struct FilteredFrames {
     pub importance: Vec<f32>,
 }
 
+impl FilteredFrames {
+    /// The new mask as a float tensor `[B, N]` (1.0 on kept rows) on the rows' device.
+    pub fn mask_tensor(&self) -> Tensor<2> {
+        let [b, n, _] = self.rows.dims();
+        let values: Vec<f32> = self.mask.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
+        Tensor::from_data(TensorData::new(values, [b, n]), &self.rows.device())
+    }
+}
+
 /// Applies the filter to a batch: `faces` `[B, N, D]` (face embeddings), `logits` `[B, N, C]`
 /// (face-emotion logits), `valid` (`B × N`, true at real faces).
 pub fn filter_frames(

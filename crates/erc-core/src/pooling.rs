@@ -51,9 +51,15 @@ impl AdditivePooling {
 
     /// The pooled vectors `u = Σ_i α_i z_i`, `[B, d]`.
     pub fn forward(&self, z: Tensor<3>, padding: Option<&Tensor<2, Bool>>) -> Tensor<2> {
+        self.pool(z, padding).1
+    }
+
+    /// The weights `α` (`[B, L]`) and the pooled vectors `u` (`[B, d]`) together.
+    pub fn pool(&self, z: Tensor<3>, padding: Option<&Tensor<2, Bool>>) -> (Tensor<2>, Tensor<2>) {
         let [b, l, d] = z.dims();
-        let alpha = self.weights(z.clone(), padding).reshape([b, 1, l]);
-        alpha.matmul(z).reshape([b, d])
+        let alpha = self.weights(z.clone(), padding);
+        let pooled = alpha.clone().reshape([b, 1, l]).matmul(z).reshape([b, d]);
+        (alpha, pooled)
     }
 
     /// Visits `prefix.query_vector`, `prefix.value`, `prefix.P`, `prefix.Q`.

@@ -350,13 +350,7 @@ impl SynthConfig {
         let mut embeddings = Vec::with_capacity(count * m.dim);
         let mut labels = Vec::with_capacity(count);
         for _ in 0..count {
-            let mut u = rng.random::<f64>() * total;
-            let class = self.class_prior.iter().position(|w| {
-                let hit = u < *w;
-                u -= w;
-                hit
-            });
-            let class = class.unwrap_or(self.classes.len() - 1);
+            let class = self.draw_class(&mut rng, total);
             let proto = &prototypes[faces][self.view(faces, class)];
             embeddings.extend(proto.iter().map(|p| p + noise * normal(&mut rng)));
             labels.push(class as i64);
@@ -367,6 +361,18 @@ impl SynthConfig {
             labels,
             format!("erc synthetic faces, seed {}", self.seed),
         )
+    }
+
+    /// A class drawn from the prior (`prior_total` its sum), one uniform draw.
+    fn draw_class(&self, rng: &mut ChaCha8Rng, prior_total: f64) -> usize {
+        let mut u = rng.random::<f64>() * prior_total;
+        for (c, w) in self.class_prior.iter().enumerate() {
+            if u < *w {
+                return c;
+            }
+            u -= w;
+        }
+        self.class_prior.len() - 1
     }
 
     /// Draws one dialogue's speaker sequence (indices into the pool) and labels.
@@ -391,16 +397,6 @@ impl SynthConfig {
                 (len, parties)
             }
         };
-        let draw_class = |rng: &mut ChaCha8Rng| {
-            let mut u = rng.random::<f64>() * prior_total;
-            for (c, w) in self.class_prior.iter().enumerate() {
-                if u < *w {
-                    return c;
-                }
-                u -= w;
-            }
-            self.class_prior.len() - 1
-        };
         let mut state: Vec<Option<usize>> = vec![None; parties.len()];
         let (mut speakers, mut labels) = (Vec::with_capacity(len), Vec::with_capacity(len));
         let mut turn = 0usize;
@@ -414,7 +410,7 @@ impl SynthConfig {
             let y = match (state[turn], labels.last()) {
                 (Some(own), _) if u < self.persistence => own,
                 (_, Some(&prev)) if u >= self.persistence && u < self.persistence + self.contagion => prev,
-                _ => draw_class(rng),
+                _ => self.draw_class(rng, prior_total),
             };
             state[turn] = Some(y);
             speakers.push(parties[turn]);

@@ -50,19 +50,23 @@ impl FacialMmtConfig {
     }
 }
 
-/// One modality's rows for the batch's real utterances, `[N, frames, width]`.
-fn gather_sequence(batch: &DialogueBatch, name: &str, rows: &Tensor<1, Int>, shape: SequenceShape) -> Tensor<3> {
-    let x = &batch.features[name];
-    let [b, t, d] = x.dims();
-    let n = rows.dims()[0];
-    x.clone().reshape([b * t, d]).select(0, rows.clone()).reshape([n, shape.frames, shape.width])
-}
-
-/// One mask modality's rows, `[N, frames]`.
-fn gather_mask(batch: &DialogueBatch, name: &str, rows: &Tensor<1, Int>) -> Tensor<2> {
-    let x = &batch.features[&mask_name(name)];
+/// One modality's rows (flat `b·T + t` indices `rows`), `[N, D]`.
+fn gather_modality(batch: &DialogueBatch, modality: &str, rows: &Tensor<1, Int>) -> Tensor<2> {
+    let x = &batch.features[modality];
     let [b, t, d] = x.dims();
     x.clone().reshape([b * t, d]).select(0, rows.clone())
+}
+
+/// A sequence modality's rows as `[N, frames, width]` and its mask as `[N, frames]`.
+fn gather_sequence(
+    batch: &DialogueBatch,
+    name: &str,
+    rows: &Tensor<1, Int>,
+    shape: SequenceShape,
+) -> (Tensor<3>, Tensor<2>) {
+    let n = rows.dims()[0];
+    let values = gather_modality(batch, name, rows).reshape([n, shape.frames, shape.width]);
+    (values, gather_modality(batch, &mask_name(name), rows))
 }
 
 impl FacialMmt {
@@ -82,8 +86,9 @@ impl FacialMmt {
     }
 
     /// Log-probabilities `[N, C]` of the batch's real utterances (in
-    /// [`DialogueBatch::layout`]'s utterance order) and the flat rows they came from.
-    pub fn utterance_log_probs(&self, batch: &DialogueBatch) -> Result<(Tensor<2>, Vec<usize>), ModelError> {
+    /// [`DialogueBatch::layout`]'s utterance order) and the flat rows (`b·T + t`, `[N]`) they
+    /// came from.
+    pub fn utterance_log_probs(&self, batch: &DialogueBatch) -> Result<(Tensor<2>, Tensor<1, Int>), ModelError> {
         for name in SEQUENCE_MODALITIES {
             let shape = self.shape(name);
             for (modality, dim) in [(name.to_string(), shape.frames * shape.width), (mask_name(name), shape.frames)] {
@@ -103,39 +108,27 @@ impl FacialMmt {
             TensorData::new(flat.iter().map(|&r| r as i64).collect::<Vec<_>>(), [n]),
             &device,
         );
-        let tokens = gather_sequence(batch, TEXT_TOKENS, &rows, self.shape(TEXT_TOKENS));
-        let text_mask = gather_mask(batch, TEXT_TOKENS, &rows);
-        let audio = gather_sequence(batch, AUDIO_FRAMES, &rows, self.shape(AUDIO_FRAMES));
-        let audio_mask = gather_mask(batch, AUDIO_FRAMES, &rows);
-        let faces = gather_sequence(batch, FACES, &rows, self.shape(FACES));
-        let face_mask = gather_mask(batch, FACES, &rows);
+        let (tokens, text_mask) = gather_sequence(batch, TEXT_TOKENS, &rows, self.shape(TEXT_TOKENS));
+        let (audio, audio_mask) = gather_sequence(batch, AUDIO_FRAMES, &rows, self.shape(AUDIO_FRAMES));
+        let (faces, face_mask) = gather_sequence(batch, FACES, &rows, self.shape(FACES));
         let valid: Vec<bool> = face_mask.into_data().iter::<f32>().map(|m| m != 0.0).collect();
         let fer_logits = self.fer.forward(faces.clone().detach());
         let filtered = self.filter(faces, fer_logits, &valid);
-        let v = self.config.vision_len;
-        let vision_mask = Tensor::<2>::from_data(
-            TensorData::new(filtered.mask.iter().map(|&m| if m { 1.0f32 } else { 0.0 }).collect::<Vec<_>>(), [n, v]),
-            &device,
-        );
+        let vision_mask = filtered.mask_tensor();
         let text = self.feature_text(tokens, &text_mask);
         let pass =
             self.fuse(UtteranceInputs { text, text_mask, audio, audio_mask, vision: filtered.rows, vision_mask });
-        Ok((FacialMmt::log_probs(pass.logits), flat))
+        Ok((FacialMmt::log_probs(pass.logits), rows))
     }
 }
 
 impl DialogueModel for FacialMmt {
     fn forward(&self, batch: &DialogueBatch) -> Result<ModelOutput, ModelError> {
-        let (log_probs, flat) = self.utterance_log_probs(batch)?;
+        let (log_probs, rows) = self.utterance_log_probs(batch)?;
         let [b, t] = [batch.batch_size(), batch.max_len()];
         let c = self.config.num_classes;
-        let device = batch.device();
-        let index = Tensor::<1, Int>::from_data(
-            TensorData::new(flat.iter().map(|&r| r as i64).collect::<Vec<_>>(), [flat.len()]),
-            &device,
-        );
-        let log_probs = Tensor::<2>::zeros([b * t, c], &device)
-            .select_assign(0, index, log_probs, IndexingUpdateOp::Add)
+        let log_probs = Tensor::<2>::zeros([b * t, c], &batch.device())
+            .select_assign(0, rows, log_probs, IndexingUpdateOp::Add)
             .reshape([b, t, c]);
         let loss_terms = match batch.labels {
             Some(_) => masked_nll(log_probs.clone(), batch, None).map(|nll| vec![LossTerm::new("nll", nll)]),

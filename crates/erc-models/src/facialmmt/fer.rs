@@ -4,40 +4,32 @@
 //! `best_swin_*.pt`); here it reads the per-face embeddings the dataset carries.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use erc_core::import::{ImportError, TorchNamed, TorchParams, import_linear};
+use erc_core::head::MlpHead;
+use erc_core::import::{ImportError, TorchNamed, TorchParams};
 
-/// `Linear(in, hidden) → ReLU → Linear(hidden, classes)`.
+/// `Linear(in, hidden) → ReLU → Linear(hidden, classes)`: erc-core's [`MlpHead`] without
+/// dropout, under the reference's names.
 #[derive(Module, Debug)]
 pub struct FerHead {
-    /// `linear`.
-    pub hidden: Linear,
-    /// `classifier`.
-    pub classifier: Linear,
+    /// `linear` and `classifier`.
+    pub head: MlpHead,
 }
 
 impl FerHead {
     /// Fresh weights.
     pub fn new(input: usize, hidden: usize, classes: usize, device: &Device) -> Self {
-        Self {
-            hidden: LinearConfig::new(input, hidden).init(device),
-            classifier: LinearConfig::new(hidden, classes).init(device),
-        }
+        Self { head: MlpHead::new(input, hidden, classes, 0.0, device) }
     }
 
     /// Logits `[.., classes]` of face embeddings `[.., input]` (any leading shape).
     pub fn forward<const D: usize>(&self, faces: Tensor<D>) -> Tensor<D> {
-        self.classifier.forward(relu(self.hidden.forward(faces)))
+        self.head.forward(faces)
     }
 }
 
 impl TorchNamed for FerHead {
     fn visit_torch(self, p: &mut impl TorchParams) -> Result<Self, ImportError> {
-        Ok(Self {
-            hidden: import_linear(p, "linear", self.hidden)?,
-            classifier: import_linear(p, "classifier", self.classifier)?,
-        })
+        Ok(Self { head: self.head.visit_torch_named(p, "linear", "classifier")? })
     }
 }

@@ -341,10 +341,7 @@ impl FacialMmt {
         let tav_vision = self.cmt_tav.forward(vision.clone(), z_ta, Some(&pad_ta));
         let fused = Tensor::cat(vec![tav_text_audio.clone(), tav_vision.clone()], 1); // [N, L, d]
         let mask = Tensor::cat(vec![text_mask, audio_mask, vision_mask], 1); // [N, L]
-        let pad = padding(&mask);
-        let alpha = self.pooling.weights(fused.clone(), Some(&pad));
-        let [n, l, d] = fused.dims();
-        let pooled = alpha.clone().reshape([n, 1, l]).matmul(fused.clone()).reshape([n, d]);
+        let (alpha, pooled) = self.pooling.pool(fused.clone(), Some(&padding(&mask)));
         let logits = self.classifier.forward(self.dropout.forward(pooled.clone()));
         FusionPass { audio, vision, ta_text, ta_audio, tav_text_audio, tav_vision, fused, mask, alpha, pooled, logits }
     }

@@ -69,8 +69,8 @@ pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityRepor
     let kept: Vec<i64> =
         importance.iter().zip(&valid).map(|(&s, &real)| i64::from(real && s > config.fer_threshold)).collect();
     cmp.output_exact("face_kept", &kept)?;
-    let new_mask: Vec<f32> = filtered.mask.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
-    cmp.output("new_vision_mask", &[b, v], &new_mask)?;
+    let vision_mask = filtered.mask_tensor();
+    cmp.output("new_vision_mask", &[b, v], &host(vision_mask.clone()))?;
     cmp.output("vision_inputs_concat", &filtered.rows.dims(), &host(filtered.rows.clone()))?;
 
     // text: the PLM over each utterance's dialogue, then its span
@@ -82,7 +82,6 @@ pub(crate) fn run(fixture: &Fixture, backend: BackendKind) -> Result<ParityRepor
     cmp.output("text_utt_feat", &text.text.dims(), &host(text.text.clone()))?;
     cmp.output("text_utt_mask", &text.text_mask.dims(), &host(text.text_mask.clone()))?;
 
-    let vision_mask = Tensor::<2>::from_data(TensorData::new(new_mask, [b, v]), &device);
     let inputs = UtteranceInputs {
         text: text.text,
         text_mask: text.text_mask,
