@@ -10,8 +10,8 @@
 //! cargo bench --bench epoch -- multiemo          # rows whose name contains a filter
 //! cargo bench --bench epoch -- mm-dfn/iemocap
 //! ```
-//! Without `--bench` (as `cargo test --all-targets` runs it) it only smoke-tests two batches
-//! per row.
+//! Without `--bench` (as `cargo test --all-targets` runs it) it only smoke-tests one batch of
+//! two dialogues per row and backend.
 
 mod common;
 
@@ -77,6 +77,9 @@ fn peak_rss_mib() -> f64 {
 }
 
 /// Times one row on one backend: `(train epoch s, inference s)`, medians.
+/// Dialogues per split in the smoke run (without `--bench`), in one batch.
+const SMOKE_DIALOGUES: usize = 2;
+
 struct Measure<'a> {
     row: &'a Row,
     backend: BackendKind,
@@ -94,8 +97,9 @@ impl ModelVisitor for Measure<'_> {
         let mut train = common::split_shapes(row.dataset, "train", row.slots);
         let mut test = common::split_shapes(row.dataset, "test", row.slots);
         if !full {
-            train.truncate(2 * batch_size.min(4));
-            test.truncate(2 * batch_size.min(4));
+            // the smoke run (CI) checks that the measuring code works: one batch of two
+            train.truncate(SMOKE_DIALOGUES);
+            test.truncate(SMOKE_DIALOGUES);
         }
         let spec = DataSpec {
             classes: (0..row.classes).map(|c| c.to_string()).collect(),
@@ -103,7 +107,7 @@ impl ModelVisitor for Measure<'_> {
             num_speakers: row.slots,
             train_class_counts: None,
         };
-        let chunk = if full { batch_size } else { batch_size.min(4) };
+        let chunk = if full { batch_size } else { SMOKE_DIALOGUES };
         let train_batches = common::host_batches(&train, chunk, &row.dims, row.classes, row.slots, 1);
         let test_batches = common::host_batches(&test, chunk, &row.dims, row.classes, row.slots, 2);
 
@@ -155,7 +159,7 @@ fn main() {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
-        for backend in BackendKind::compiled() {
+        for backend in common::bench_backends() {
             let (n_train, epoch, n_test, infer, batch) =
                 visit_model(row.model, Measure { row: &row, backend, full }).unwrap();
             println!(

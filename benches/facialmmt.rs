@@ -21,7 +21,7 @@ use erc::core::burn::module::Module;
 use erc::core::burn::optim::GradientsParams;
 use erc::core::burn::tensor::{Distribution, Tensor};
 use erc::core::sequences::{AUDIO_FRAMES, FACES, TEXT_TOKENS, mask_name};
-use erc::core::{BackendKind, DataSpec, ModalityDim};
+use erc::core::{DataSpec, ModalityDim};
 use erc::models::ModelFactory;
 use erc::models::facialmmt::{FacialMmt, FacialMmtConfig, FacialMmtModel, UtteranceInputs};
 
@@ -107,7 +107,7 @@ fn bench_paper_fusion(c: &mut Criterion, smoke: bool) {
     let mut group = c.benchmark_group("facialmmt-paper-fusion");
     group.throughput(Throughput::Elements(n as u64));
     group.sample_size(10);
-    for backend in BackendKind::compiled() {
+    for backend in common::bench_backends() {
         let device = backend.training_device().unwrap();
         let model = FacialMmt::new(&config, &device).unwrap();
         let eval_device = device.clone().inner();

@@ -10,9 +10,9 @@
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use erc::core::DialogueModel;
 use erc::core::burn::module::Module;
 use erc::core::training::TrainingPreset;
-use erc::core::{BackendKind, DialogueModel};
 use erc::data::{Batcher, Dataset, SynthConfig};
 use erc::models::{BiGruConfig, BiGruModel, ModelFactory};
 use erc::train::optim::build_optimizer;
@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("bigru-iemocap-dims");
     group.throughput(Throughput::Elements(DIALOGUES as u64));
     group.sample_size(20);
-    for backend in BackendKind::compiled() {
+    for backend in common::bench_backends() {
         let device = backend.training_device().unwrap();
         let model = BiGruModel::build(&BiGruConfig::default(), &ds.spec(), &device).unwrap();
 

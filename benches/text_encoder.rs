@@ -13,7 +13,6 @@ mod common;
 
 use common::shared_dir;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use erc::core::BackendKind;
 use erc::data::transcripts::read_transcripts;
 use erc::text::SentenceEncoder;
 
@@ -36,7 +35,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("minilm-meld-test");
     group.throughput(Throughput::Elements(texts.len() as u64));
     group.sample_size(10);
-    for backend in BackendKind::compiled() {
+    for backend in common::bench_backends() {
         let device = backend.device().unwrap();
         let encoder =
             SentenceEncoder::load(&shared_dir().join("models/all-MiniLM-L6-v2"), &device).unwrap().with_batch_size(64);

@@ -19,6 +19,28 @@ pub fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
 }
 
+/// The backends to benchmark: the comma-separated names in `ERC_BENCH_BACKENDS` (for example
+/// `flex,wgpu`), or every compiled backend when it is unset. An unknown or uncompiled name ends
+/// the run with a message.
+pub fn bench_backends() -> Vec<erc::core::BackendKind> {
+    use erc::core::BackendKind;
+    let Ok(list) = std::env::var("ERC_BENCH_BACKENDS") else {
+        return BackendKind::compiled();
+    };
+    let parsed: Result<Vec<BackendKind>, _> = list
+        .split(',')
+        .filter(|name| !name.trim().is_empty())
+        .map(|name| name.parse::<BackendKind>().and_then(|kind| kind.device().map(|_| kind)))
+        .collect();
+    match parsed {
+        Ok(kinds) => kinds,
+        Err(e) => {
+            eprintln!("ERC_BENCH_BACKENDS={list}: {e}");
+            std::process::exit(2)
+        }
+    }
+}
+
 /// One training step — forward, the model's total loss, backward, optimiser step — finished
 /// on the device before it returns.
 pub fn train_step<M: DialogueModel>(
@@ -172,7 +194,7 @@ pub fn bench_model<F: erc::models::ModelFactory>(
     let mut group = c.benchmark_group(name);
     group.throughput(criterion::Throughput::Elements(elements as u64));
     group.sample_size(10);
-    for backend in erc::core::BackendKind::compiled() {
+    for backend in bench_backends() {
         let device = backend.training_device().unwrap();
         let model = F::build(config, spec, &device).unwrap();
 

@@ -16,10 +16,11 @@ fn fixtures() -> PathBuf {
     common::fixtures("facialmmt")
 }
 
-/// On every compiled backend (CI: flex and ndarray).
+/// On every compiled CPU backend (CI: flex and ndarray). wgpu is compared with flex by
+/// `erc-train/tests/backends.rs`; on Mesa's software Vulkan this fixture alone takes a minute.
 #[test]
 fn the_fixture_passes_parity() {
-    for backend in erc_core::BackendKind::compiled() {
+    for backend in erc_core::BackendKind::compiled().into_iter().filter(|b| b.is_cpu()) {
         let report = run_parity(&fixtures().join("meld_small.safetensors"), backend).unwrap();
         assert!(report.pass, "{backend}: {:#?}", report.failures);
         // 22 outputs and 174 gradients
