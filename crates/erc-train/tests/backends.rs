@@ -268,11 +268,23 @@ impl Check for Agreement<'_> {
     }
 }
 
-struct Fit(BackendKind);
+struct Fit {
+    kind: BackendKind,
+    /// When set: only these models, each in its first configuration.
+    only: Option<&'static [&'static str]>,
+    /// Models already fitted.
+    done: Vec<&'static str>,
+}
 
 impl Check for Fit {
     fn run<F: ModelFactory>(&mut self, label: &str, config: F::Config, ds: &Dataset) {
-        fit::<F>(label, &config, ds, self.0);
+        if let Some(only) = self.only
+            && (!only.contains(&F::NAME) || self.done.contains(&F::NAME))
+        {
+            return;
+        }
+        self.done.push(F::NAME);
+        fit::<F>(label, &config, ds, self.kind);
     }
 }
 
@@ -298,7 +310,14 @@ fn check_agreement(kind: BackendKind) {
 /// Every model fits a batch on `kind`.
 fn check_fit(kind: BackendKind) {
     if compiled(kind) {
-        for_each_model(&mut Fit(kind), &data());
+        for_each_model(&mut Fit { kind, only: None, done: Vec::new() }, &data());
+    }
+}
+
+/// The first configuration of each of `models` fits a batch on `kind`.
+fn check_fit_first_variants(kind: BackendKind, models: &'static [&'static str]) {
+    if compiled(kind) {
+        for_each_model(&mut Fit { kind, only: Some(models), done: Vec::new() }, &data());
     }
 }
 
@@ -313,10 +332,16 @@ fn every_model_on_ndarray_agrees_with_flex_and_fits_a_batch() {
     check_fit(BackendKind::Ndarray);
 }
 
+/// Models whose 60-step fit runs on wgpu in CI. On Mesa's software Vulkan every step launches
+/// each small kernel through a CPU driver: MultiEMO's fit alone took about 4 min there
+/// (2026-11-22), so MultiEMO, MALN and FacialMMT fit on wgpu only in the measured runs that
+/// docs/backends.md records; their forward pass, gradients and training step are checked here.
+const WGPU_FIT_MODELS: &[&str] = &["bigru", "mlp", "mm-dfn"];
+
 /// One test, not two side by side: two threads driving the wgpu device at once made the pair
 /// slower on Mesa's software Vulkan than the sequence (over 11 min against 6.4 min).
 #[test]
-fn every_model_on_wgpu_agrees_with_flex_and_fits_a_batch() {
+fn every_model_on_wgpu_agrees_with_flex_and_some_fit_a_batch() {
     check_agreement(BackendKind::Wgpu);
-    check_fit(BackendKind::Wgpu);
+    check_fit_first_variants(BackendKind::Wgpu, WGPU_FIT_MODELS);
 }
