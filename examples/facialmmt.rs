@@ -32,14 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let work = std::env::temp_dir().join(format!("erc-facialmmt-{}", std::process::id()));
     let synth = SynthConfig::meld_sequences(seed).with_dialogues(train_n, valid_n, test_n);
-    let data_dir = match arg("--data") {
-        Some(dir) => dir.into(),
-        None => {
-            let dir = work.join("data");
-            synth.generate()?.write(&dir)?;
-            dir
-        }
-    };
+    let data_dir = common::data_dir(&work, &synth)?;
     let no_faces = std::env::args().any(|a| a == "--no-face-emotions");
     let faces_dir = match arg("--face-emotions") {
         Some(dir) => Some(dir.into()),

@@ -24,6 +24,18 @@ pub fn backend_arg() -> Result<BackendKind, Box<dyn std::error::Error>> {
     Ok(backend)
 }
 
+/// The `--data` directory, or synthetic data from `synth` generated into `work/data`.
+pub fn data_dir(work: &std::path::Path, synth: &SynthConfig) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    match arg("--data") {
+        Some(dir) => Ok(dir.into()),
+        None => {
+            let dir = work.join("data");
+            synth.generate()?.write(&dir)?;
+            Ok(dir)
+        }
+    }
+}
+
 /// Trains registered model `model` (shown as `title`) as the options above say.
 #[allow(dead_code)] // the FacialMMT example needs its auxiliary set and uses `arg` only
 pub fn run_paper_example(model: &str, title: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -36,15 +48,7 @@ pub fn run_paper_example(model: &str, title: &str) -> Result<(), Box<dyn std::er
     };
     let preset = arg("--preset").unwrap_or_else(|| shape.clone());
     let work = std::env::temp_dir().join(format!("erc-{model}-{}", std::process::id()));
-    let data_dir = match arg("--data") {
-        Some(dir) => dir.into(),
-        None => {
-            let dir = work.join("data");
-            synth.generate()?.write(&dir)?;
-            dir
-        }
-    };
-    let dataset = Dataset::open(&data_dir)?;
+    let dataset = Dataset::open(data_dir(&work, &synth)?)?;
     let mut config = RunConfig::from_preset(model, Some(&preset))?;
     config.backend = backend;
     if let Some(epochs) = arg("--epochs") {
