@@ -211,9 +211,9 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
             parties = parties.slice([0..g, 0..n]);
             pool = pool.map(|pl| pl.keep_rows(n));
         }
-        let select_s = select.clone().slice([s..s + 1, 0..g, 0..n]).reshape([g, n, p, 1]);
+        let select_s = select.clone().slice([s..s + 1, 0..g, 0..n]).reshape([g, n, 1, p]);
         let update_s = update.clone().slice([s..s + 1, 0..g, 0..n]).reshape([g, n, p, 1]);
-        let speaker_state = read_party(select_s.clone(), parties.clone());
+        let speaker_state = select_s.clone().matmul(parties.clone()).reshape([g, n, d]);
 
         let next_global = gru_update(
             global_in.step(s, n) + speaker_state.clone().matmul(w_g_q.clone()),
@@ -234,7 +234,7 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
         // q ← q·(1 − s) + s·p̂, the reference's own blend: exact for a one-hot s
         parties =
             parties.clone() * update_s.clone().neg().add_scalar(1.0) + update_s * party_state.unsqueeze_dim::<4>(2);
-        let emotion_input = read_party(select_s, parties.clone());
+        let emotion_input = select_s.matmul(parties.clone()).reshape([g, n, d]);
         emotion = gru_update(
             emotion_input.matmul(w_e_i.clone()) + b_e_i.clone(),
             emotion.clone().matmul(w_e_h.clone()) + b_e_h.clone(),
@@ -262,16 +262,6 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
             o.select(0, inverse.clone())
         })
         .collect()
-}
-
-/// The party state a one-hot picks: `[G, n, P, 1]` one-hot, `[G, n, P, d]` parties → `[G, n, d]`.
-///
-/// An elementwise product and a sum over the P slots rather than a batched `[1, P] × [P, d]`
-/// product: the same numbers, but CPU backends that run a batched product as one small matrix
-/// multiplication per batch entry (burn-ndarray: G·n of them per step) spend far longer there.
-fn read_party(one_hot: Tensor<4>, parties: Tensor<4>) -> Tensor<3> {
-    let [g, n, _, d] = parties.dims();
-    (one_hot * parties).sum_dim(2).reshape([g, n, d])
 }
 
 /// The running attention pool over previous global states: an online softmax.
