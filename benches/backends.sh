@@ -4,16 +4,17 @@
 # resident memory. This is the run behind the per-backend table of docs/performance.md.
 #
 #   bash benches/backends.sh                      # every bench, flex and ndarray
-#   ERC_BENCH_BACKENDS_LIST="flex" bash benches/backends.sh mm_dfn multiemo
+#   ERC_BENCH_BACKENDS=flex bash benches/backends.sh mm_dfn multiemo
 #
-# Logs go to target/bench-backends/<bench>.<backend>.{log,time}. A whole run takes about an
-# hour on a 2-core machine; nothing else should run meanwhile.
+# ERC_BENCH_BACKENDS (comma-separated, as for the benches themselves) names the backends, one
+# process each. Logs go to target/bench-backends/<bench>.<backend>.{log,time}. A whole run took
+# 43 min on the 2-core machine (2026-11-22); nothing else should run meanwhile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 benches=("$@")
 [ ${#benches[@]} -eq 0 ] && benches=(mm_dfn multiemo maln facialmmt text_encoder)
-read -r -a backends <<< "${ERC_BENCH_BACKENDS_LIST:-flex ndarray}"
+IFS=, read -r -a backends <<< "${ERC_BENCH_BACKENDS:-flex,ndarray}"
 out="${CARGO_TARGET_DIR:-target}/bench-backends"
 mkdir -p "$out"
 command -v /usr/bin/time >/dev/null || { echo "backends.sh: /usr/bin/time is needed (Debian: apt-get install time)" >&2; exit 2; }
