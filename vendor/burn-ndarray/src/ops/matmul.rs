@@ -18,16 +18,18 @@ pub(crate) fn matmul<E: NdArrayElement>(
     let n = shape_rhs[ndims - 1]; // # of right cols
 
     let (out_shape, strides_lhs, strides_rhs, strides_out) = output_shape(shape_lhs, shape_rhs);
-    let l_mat_size = m * k; // size of matrix component of left array
-    let r_mat_size = k * n; // size of matrix component of right array
     let out_mat_size = m * n; // size of matrix component of output array
 
-    let num_l_batches = shape_lhs.num_elements() / l_mat_size;
-    let num_r_batches = shape_rhs.num_elements() / r_mat_size;
     let num_out_batches = out_shape.num_elements() / out_mat_size;
 
-    let lhs_array = NdArrayOps::reshape(lhs, Shape::new([num_l_batches, m, k]));
-    let rhs_array = NdArrayOps::reshape(rhs, Shape::new([num_r_batches, k, n]));
+    // erc patch: the operands are read through views with their own strides instead of being
+    // reshaped to `[batches, rows, cols]`. The reshape copied every operand that was not in
+    // standard layout, such as the transposed operands of autodiff's matmul backward, although
+    // `general_mat_mul` (matrixmultiply) takes any strides and packs its operands anyway.
+    let lhs_view = lhs.view();
+    let rhs_view = rhs.view();
+    let batch_dims_lhs = &shape_lhs[..ndims - 2];
+    let batch_dims_rhs = &shape_rhs[..ndims - 2];
 
     let alpha: E = 1.0.elem();
     let beta: E = 0.0.elem();
@@ -45,8 +47,8 @@ pub(crate) fn matmul<E: NdArrayElement>(
             let l_batch = strides_lhs.flatten(&out_index);
             let r_batch = strides_rhs.flatten(&out_index);
 
-            let lhs_slice = lhs_array.slice(s!(l_batch, .., ..));
-            let rhs_slice = rhs_array.slice(s!(r_batch, .., ..));
+            let lhs_slice = matrix_at(&lhs_view, batch_dims_lhs, l_batch);
+            let rhs_slice = matrix_at(&rhs_view, batch_dims_rhs, r_batch);
 
             unsafe {
                 let mut out_array = unsafe_shared_out_array.get();
@@ -66,6 +68,23 @@ pub(crate) fn matmul<E: NdArrayElement>(
     });
 
     NdArrayOps::reshape(out, out_shape)
+}
+
+/// erc patch: the matrix at flat (row-major) batch index `batch` of `array`, whose shape is
+/// `[..batch_dims, rows, cols]`, as a view with the array's own strides (no copy).
+fn matrix_at<'a, E>(
+    array: &ndarray::ArrayViewD<'a, E>,
+    batch_dims: &[usize],
+    mut batch: usize,
+) -> ndarray::ArrayView2<'a, E> {
+    let mut view = array.clone();
+    // Innermost batch dimension first, so that the axes left to index keep their positions.
+    for (axis, &dim) in batch_dims.iter().enumerate().rev() {
+        view = view.index_axis_move(ndarray::Axis(axis), batch % dim);
+        batch /= dim;
+    }
+    view.into_dimensionality::<ndarray::Ix2>()
+        .expect("a matrix product operand has rank 2 once its batch dimensions are indexed")
 }
 
 #[derive(Debug, PartialEq)]

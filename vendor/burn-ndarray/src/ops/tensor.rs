@@ -79,6 +79,15 @@ impl FloatTensorOps<Self> for NdArray {
         tensor
     }
 
+    // erc patch: zeros straight from the allocator (`calloc`, so large buffers come as zeroed
+    // pages), not a `TensorData` filled element by element and then moved into an array.
+    // Autodiff's slice backward makes one such tensor per slice, as large as the tensor sliced.
+    fn float_zeros(shape: Shape, _device: &NdArrayDevice, dtype: FloatDType) -> FloatTensor<Self> {
+        execute_with_float_out_dtype!(dtype, E, {
+            ndarray::ArrayD::<E>::zeros(ndarray::IxDyn(&shape)).into_shared().into()
+        })
+    }
+
     fn float_empty(shape: Shape, device: &NdArrayDevice, dtype: FloatDType) -> FloatTensor<Self> {
         Self::float_zeros(shape, device, dtype)
     }
