@@ -1,7 +1,8 @@
 //! The CPU backends' kernels that erc's patched burn-ndarray replaces (vendor/burn-ndarray,
 //! see its ERC-PATCHES.md), checked on every compiled CPU backend against a host reference:
 //! matrix products of operands that are not in standard layout (transposed, permuted, sliced,
-//! broadcast), the sigmoid and its gradient, and zero tensors.
+//! broadcast, reversed), products written into recycled memory or over an empty inner
+//! dimension, the sigmoid and its gradient, and zero tensors.
 
 use burn::tensor::{Device, Tensor, TensorData, activation::sigmoid};
 use erc_core::BackendKind;
@@ -90,6 +91,39 @@ fn products_of_strided_operands_match_the_host_product() {
             &host_matmul(&a, &broadcast_b, 6, m, k, n),
             &format!("{kind}: broadcast transposed rhs"),
         );
+    }
+}
+
+#[test]
+fn products_write_every_output_element() {
+    // burn-ndarray's patched product writes into an uninitialised buffer: every element must be
+    // written, whatever the allocator hands back (here memory that held other values just before).
+    let (m, k, n) = (9, 17, 11);
+    for (kind, device) in cpu_devices() {
+        let a = values(3 * m * k, 7);
+        let b = values(3 * k * n, 8);
+        let want = host_matmul(&a, &b, 3, m, k, n);
+        let lhs = Tensor::<3>::from_data(TensorData::new(a, [3, m, k]), &device);
+        let rhs = Tensor::<3>::from_data(TensorData::new(b, [3, k, n]), &device);
+        for round in 0..8 {
+            drop(host(Tensor::<3>::full([3, m, n], 7.5 + round as f32, &device) * 3.0));
+            assert_close(&host(lhs.clone().matmul(rhs.clone())).1, &want, &format!("{kind}: round {round}"));
+        }
+
+        // Reversed operands (negative strides in ndarray's views).
+        let (dims, flipped) = host(lhs.clone().flip([1, 2]).matmul(rhs.clone().flip([1, 2])));
+        assert_eq!(dims, vec![3, m, n]);
+        let (_, lhs_rev) = host(lhs.clone().flip([1, 2]));
+        let (_, rhs_rev) = host(rhs.clone().flip([1, 2]));
+        assert_close(&flipped, &host_matmul(&lhs_rev, &rhs_rev, 3, m, k, n), &format!("{kind}: flipped operands"));
+
+        // An empty inner dimension: the product is all zeros.
+        let empty_lhs = Tensor::<3>::from_data(TensorData::new(Vec::<f32>::new(), [3, m, 0]), &device);
+        let empty_rhs = Tensor::<3>::from_data(TensorData::new(Vec::<f32>::new(), [3, 0, n]), &device);
+        drop(host(Tensor::<3>::full([3, m, n], 2.0, &device) * 3.0));
+        let (dims, zeros) = host(empty_lhs.matmul(empty_rhs));
+        assert_eq!(dims, vec![3, m, n], "{kind}: shape of a product over k = 0");
+        assert!(zeros.iter().all(|&v| v == 0.0), "{kind}: a product over k = 0 holds non-zero values");
     }
 }
 
