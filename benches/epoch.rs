@@ -19,9 +19,8 @@ use std::time::Instant;
 
 use erc::core::burn::module::Module;
 use erc::core::burn::optim::GradientsParams;
-use erc::core::training::TrainingPreset;
 use erc::core::{BackendKind, DataSpec, DialogueBatch, DialogueModel, ModalityDim};
-use erc::models::registry::{ModelFactory, ModelVisitor, visit_model};
+use erc::models::ModelConfig;
 use erc::train::optim::build_optimizer;
 
 /// One row of the table: a model's preset on a dataset's splits.
@@ -76,74 +75,64 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Times one row on one backend: `(train epoch s, inference s)`, medians.
 /// Dialogues per split in the smoke run (without `--bench`), in one batch.
 const SMOKE_DIALOGUES: usize = 2;
 
-struct Measure<'a> {
-    row: &'a Row,
-    backend: BackendKind,
-    full: bool,
-}
-
-impl ModelVisitor for Measure<'_> {
-    type Output = (usize, f64, usize, f64, usize);
-
-    fn visit<F: ModelFactory>(self) -> Self::Output {
-        let (row, full) = (self.row, self.full);
-        let (passes, warmup) = if full { (3, 1) } else { (1, 0) };
-        let (config, training): (F::Config, TrainingPreset) = F::preset_or_error(row.preset).unwrap();
-        let batch_size = row.batch_size.unwrap_or(training.batch_size);
-        let mut train = common::split_shapes(row.dataset, "train", row.slots);
-        let mut test = common::split_shapes(row.dataset, "test", row.slots);
-        if !full {
-            // the smoke run (CI) checks that the measuring code works: one batch of two
-            train.truncate(SMOKE_DIALOGUES);
-            test.truncate(SMOKE_DIALOGUES);
-        }
-        let spec = DataSpec {
-            classes: (0..row.classes).map(|c| c.to_string()).collect(),
-            modalities: row.dims.iter().map(|(n, d)| ModalityDim { name: n.to_string(), dim: *d }).collect(),
-            num_speakers: row.slots,
-            train_class_counts: None,
-        };
-        let chunk = if full { batch_size } else { SMOKE_DIALOGUES };
-        let train_batches = common::host_batches(&train, chunk, &row.dims, row.classes, row.slots, 1);
-        let test_batches = common::host_batches(&test, chunk, &row.dims, row.classes, row.slots, 2);
-
-        let device = self.backend.training_device().unwrap();
-        let eval_device = device.clone().inner();
-        let mut model = F::build(&config, &spec, &device).unwrap();
-        let mut optim = build_optimizer(&training);
-        let mut epoch_times = Vec::new();
-        for pass in 0..warmup + passes {
-            let start = Instant::now();
-            for host in &train_batches {
-                let batch = DialogueBatch::from_host(host.clone(), &device).unwrap();
-                let loss = model.forward(&batch).unwrap().total_loss().unwrap();
-                let _ = loss.clone().into_scalar::<f32>(); // the references read .item() per batch
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(training.lr, model, grads);
-            }
-            let _ = device.sync();
-            if pass >= warmup {
-                epoch_times.push(start.elapsed().as_secs_f64());
-            }
-        }
-        let eval_model = model.valid();
-        let mut infer_times = Vec::new();
-        for pass in 0..warmup + passes {
-            let start = Instant::now();
-            for host in &test_batches {
-                let batch = DialogueBatch::from_host(host.clone(), &eval_device).unwrap();
-                let _ = eval_model.forward(&batch).unwrap().log_probs.argmax(2).into_data();
-            }
-            if pass >= warmup {
-                infer_times.push(start.elapsed().as_secs_f64());
-            }
-        }
-        (train.len(), median(epoch_times), test.len(), median(infer_times), batch_size)
+/// Times one row on one backend: `(train dialogues, train epoch s, test dialogues, inference s,
+/// batch size)`, medians.
+fn measure(row: &Row, backend: BackendKind, full: bool) -> (usize, f64, usize, f64, usize) {
+    let (passes, warmup) = if full { (3, 1) } else { (1, 0) };
+    let (config, _, training) = ModelConfig::preset(row.model, Some(row.preset)).unwrap();
+    let batch_size = row.batch_size.unwrap_or(training.batch_size);
+    let mut train = common::split_shapes(row.dataset, "train", row.slots);
+    let mut test = common::split_shapes(row.dataset, "test", row.slots);
+    if !full {
+        // the smoke run (CI) checks that the measuring code works: one batch of two
+        train.truncate(SMOKE_DIALOGUES);
+        test.truncate(SMOKE_DIALOGUES);
     }
+    let spec = DataSpec {
+        classes: (0..row.classes).map(|c| c.to_string()).collect(),
+        modalities: row.dims.iter().map(|(n, d)| ModalityDim { name: n.to_string(), dim: *d }).collect(),
+        num_speakers: row.slots,
+        train_class_counts: None,
+    };
+    let chunk = if full { batch_size } else { SMOKE_DIALOGUES };
+    let train_batches = common::host_batches(&train, chunk, &row.dims, row.classes, row.slots, 1);
+    let test_batches = common::host_batches(&test, chunk, &row.dims, row.classes, row.slots, 2);
+
+    let device = backend.training_device().unwrap();
+    let eval_device = device.clone().inner();
+    let mut model = config.build(&spec, &device).unwrap();
+    let mut optim = build_optimizer(&training);
+    let mut epoch_times = Vec::new();
+    for pass in 0..warmup + passes {
+        let start = Instant::now();
+        for host in &train_batches {
+            let batch = DialogueBatch::from_host(host.clone(), &device).unwrap();
+            let loss = model.forward(&batch).unwrap().total_loss().unwrap();
+            let _ = loss.clone().into_scalar::<f32>(); // the references read .item() per batch
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(training.lr, model, grads);
+        }
+        let _ = device.sync();
+        if pass >= warmup {
+            epoch_times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    let eval_model = model.valid();
+    let mut infer_times = Vec::new();
+    for pass in 0..warmup + passes {
+        let start = Instant::now();
+        for host in &test_batches {
+            let batch = DialogueBatch::from_host(host.clone(), &eval_device).unwrap();
+            let _ = eval_model.forward(&batch).unwrap().log_probs.argmax(2).into_data();
+        }
+        if pass >= warmup {
+            infer_times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    (train.len(), median(epoch_times), test.len(), median(infer_times), batch_size)
 }
 
 fn main() {
@@ -160,8 +149,7 @@ fn main() {
             continue;
         }
         for backend in common::bench_backends() {
-            let (n_train, epoch, n_test, infer, batch) =
-                visit_model(row.model, Measure { row: &row, backend, full }).unwrap();
+            let (n_train, epoch, n_test, infer, batch) = measure(&row, backend, full);
             println!(
                 "| {} | {} | {batch} | {backend} | {n_train} | {epoch:.2} | {:.2} | {n_test} | {infer:.2} | {:.2} | {:.0} |",
                 row.model,

@@ -1,7 +1,7 @@
 //! `erc`: synthesise, import, inspect, train and evaluate ERC models from the command line.
 
 mod commands;
-mod predict;
+mod error;
 
 use std::process::ExitCode;
 

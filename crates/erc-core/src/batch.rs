@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::model::ModelError;
+use crate::error::ModelError;
 
 /// Label value of padded or unlabelled utterances.
 pub const PAD_LABEL: i64 = -1;

@@ -1,43 +1,18 @@
-//! The contract between models and the trainer.
+//! The contract between models and the trainer: [`DialogueModel`] runs a batch, [`ModelFactory`]
+//! builds a model by name from its configuration or a named preset.
 
 use burn::module::Module;
 use burn::tensor::Tensor;
 
-use crate::batch::DialogueBatch;
+use std::fmt::Debug;
 
-/// Errors a model raises when it is built or run on data that does not fit it.
-#[derive(Debug, thiserror::Error, Clone, PartialEq)]
-pub enum ModelError {
-    /// The model needs a modality the data lacks.
-    #[error("modality `{name}` is not in the data (available: {available})")]
-    MissingModality {
-        /// The modality asked for.
-        name: String,
-        /// The modalities there are.
-        available: String,
-    },
-    /// A configuration value is invalid.
-    #[error("invalid model configuration: {0}")]
-    InvalidConfig(String),
-    /// No model is registered under this name.
-    #[error("unknown model `{name}` (known: {known})")]
-    UnknownModel {
-        /// The name asked for.
-        name: String,
-        /// The registered names.
-        known: String,
-    },
-    /// The model has no preset of this name.
-    #[error("model `{model}` has no preset `{preset}` (presets: {known})")]
-    UnknownPreset {
-        /// The model.
-        model: String,
-        /// The preset asked for.
-        preset: String,
-        /// The presets there are.
-        known: String,
-    },
-}
+use burn::tensor::Device;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::batch::{DataSpec, DialogueBatch};
+use crate::error::ModelError;
+use crate::training::TrainingPreset;
 
 /// One named, weighted term of a model's training loss.
 #[derive(Debug, Clone)]
@@ -80,4 +55,69 @@ pub trait DialogueModel: Module + 'static {
     /// Runs the model on a batch. Dropout and other training-only behaviour are active when
     /// the model lives on an autodiff device and was not turned into its `valid()` copy.
     fn forward(&self, batch: &DialogueBatch) -> Result<ModelOutput, ModelError>;
+}
+
+/// A named preset: a model configuration and the training settings that go with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Preset<C: 'static> {
+    /// The preset's name (`erc train --preset NAME`).
+    pub name: &'static str,
+    /// The configuration and training settings.
+    pub make: fn() -> (C, TrainingPreset),
+}
+
+/// What a model needs beyond utterance vectors, and which extra training tasks it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// The model has an auxiliary face-emotion task (a head trained on a face-emotion set in
+    /// alternating epochs, [`ModelFactory::face_emotion_logits`]).
+    pub face_emotion_task: bool,
+    /// The model reads per-utterance sequence modalities (tokens, frames, faces;
+    /// [`crate::sequences`]) rather than one vector per utterance.
+    pub sequence_inputs: bool,
+}
+
+/// How to build one model: its name, presets and constructor.
+pub trait ModelFactory {
+    /// Registry name (`erc train --model NAME`).
+    const NAME: &'static str;
+    /// One-line description for `erc models`.
+    const DESCRIPTION: &'static str;
+    /// What the model needs and which extra tasks it has.
+    const CAPABILITIES: Capabilities = Capabilities { face_emotion_task: false, sequence_inputs: false };
+    /// The model's configuration, stored in checkpoints as JSON.
+    type Config: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + 'static;
+    /// The model.
+    type Model: DialogueModel;
+
+    /// The preset table; the first is the default. Each preset is named here once.
+    const PRESETS: &'static [Preset<Self::Config>];
+
+    /// Builds a freshly initialised model for a dataset.
+    fn build(config: &Self::Config, spec: &DataSpec, device: &Device) -> Result<Self::Model, ModelError>;
+
+    /// Facial-expression logits `[N, C]` of face embeddings `[N, D]`, for models with the
+    /// face-emotion task; `None` for the others.
+    fn face_emotion_logits(_model: &Self::Model, _faces: Tensor<2>) -> Option<Tensor<2>> {
+        None
+    }
+
+    /// Preset names, default first.
+    fn preset_names() -> Vec<&'static str> {
+        Self::PRESETS.iter().map(|p| p.name).collect()
+    }
+
+    /// The preset named `name`, or an error listing the presets there are.
+    fn find_preset(name: &str) -> Result<&'static Preset<Self::Config>, ModelError> {
+        Self::PRESETS.iter().find(|p| p.name == name).ok_or_else(|| ModelError::UnknownPreset {
+            model: Self::NAME.into(),
+            preset: name.into(),
+            known: Self::preset_names().join(", "),
+        })
+    }
+
+    /// A preset's configuration and training settings, or an error listing the presets there are.
+    fn preset(name: &str) -> Result<(Self::Config, TrainingPreset), ModelError> {
+        Self::find_preset(name).map(|p| (p.make)())
+    }
 }

@@ -6,7 +6,7 @@
 //! FacialMMT reads [`TEXT_TOKENS`], [`AUDIO_FRAMES`] and [`FACES`] this way.
 
 use crate::batch::DataSpec;
-use crate::model::ModelError;
+use crate::error::ModelError;
 
 /// Token vectors of the utterance's span in its dialogue, `[T, d_text]`.
 pub const TEXT_TOKENS: &str = "text_tokens";

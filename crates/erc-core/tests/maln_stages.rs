@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use burn::tensor::{Tensor, TensorData};
 use erc_core::BackendKind;
+use erc_core::encoder::ClsEncoder;
 use erc_core::import::{HostTensor, TensorFile, TorchImporter};
-use erc_core::transformer::ClsEncoder;
 
 fn fixture() -> TensorFile {
     let base = std::env::var_os("ERC_SHARED_DIR")
@@ -51,8 +51,8 @@ fn cls_encoders_reproduce_the_reference_dialogue_summaries() {
 
 #[test]
 fn cross_fusion_layer_reproduces_the_reference_fusion_from_the_common_features() {
+    use erc_core::attention::CrossFusionLayer;
     use erc_core::import::import_linear;
-    use erc_core::transformer::CrossFusionLayer;
     let file = fixture();
     let device = BackendKind::default_compiled().unwrap().device().unwrap();
     let params = file.with_prefix("param.");

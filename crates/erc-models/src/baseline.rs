@@ -8,29 +8,15 @@ use burn::tensor::{Device, Tensor};
 use erc_core::loss::masked_nll;
 use erc_core::rnn::{MaskedBiGru, MaskedBiGruConfig};
 use erc_core::training::TrainingPreset;
-use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelOutput};
+use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelFactory, ModelOutput, Preset};
 use serde::{Deserialize, Serialize};
 
-use crate::modalities;
-use crate::registry::ModelFactory;
+use crate::modalities::{self, check_weights};
 
 /// Concatenates the selected modalities: `[B, T, Σ D_m]`.
 fn concat_modalities(batch: &DialogueBatch, names: &[String]) -> Result<Tensor<3>, ModelError> {
     let parts = names.iter().map(|m| batch.modality(m)).collect::<Result<Vec<_>, _>>()?;
     Ok(Tensor::cat(parts, 2))
-}
-
-/// Checks optional class weights against a dataset: one finite, non-negative weight per class.
-pub(crate) fn check_weights(weights: &Option<Vec<f32>>, spec: &DataSpec) -> Result<(), ModelError> {
-    match weights {
-        Some(w) if w.len() != spec.num_classes() => {
-            Err(ModelError::InvalidConfig(format!("{} class weights for {} classes", w.len(), spec.num_classes())))
-        }
-        Some(w) if w.iter().any(|v| !v.is_finite() || *v < 0.0) => {
-            Err(ModelError::InvalidConfig("class weights must be finite and non-negative".into()))
-        }
-        _ => Ok(()),
-    }
 }
 
 fn output(log_probs: Tensor<3>, batch: &DialogueBatch, weights: Option<&[f32]>) -> ModelOutput {
@@ -92,13 +78,8 @@ impl ModelFactory for BiGruModel {
     type Config = BiGruConfig;
     type Model = BiGruBaseline;
 
-    fn presets() -> &'static [&'static str] {
-        &["default"]
-    }
-
-    fn preset(name: &str) -> Option<(Self::Config, TrainingPreset)> {
-        (name == "default").then(|| (BiGruConfig::default(), TrainingPreset::default()))
-    }
+    const PRESETS: &'static [Preset<BiGruConfig>] =
+        &[Preset { name: "default", make: || (BiGruConfig::default(), TrainingPreset::default()) }];
 
     fn build(config: &Self::Config, spec: &DataSpec, device: &Device) -> Result<Self::Model, ModelError> {
         let selected = modalities::resolve(config.modalities.as_deref(), spec)?;
@@ -167,13 +148,8 @@ impl ModelFactory for MlpModel {
     type Config = MlpConfig;
     type Model = MlpBaseline;
 
-    fn presets() -> &'static [&'static str] {
-        &["default"]
-    }
-
-    fn preset(name: &str) -> Option<(Self::Config, TrainingPreset)> {
-        (name == "default").then(|| (MlpConfig::default(), TrainingPreset::default()))
-    }
+    const PRESETS: &'static [Preset<MlpConfig>] =
+        &[Preset { name: "default", make: || (MlpConfig::default(), TrainingPreset::default()) }];
 
     fn build(config: &Self::Config, spec: &DataSpec, device: &Device) -> Result<Self::Model, ModelError> {
         let selected = modalities::resolve(config.modalities.as_deref(), spec)?;

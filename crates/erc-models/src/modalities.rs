@@ -1,4 +1,4 @@
-//! Choosing which modalities a model reads.
+//! What a model reads from a dataset: the modality selection, and checks of class weights.
 
 use erc_core::{DataSpec, ModelError};
 
@@ -43,6 +43,19 @@ pub fn resolve(selection: Option<&[String]>, spec: &DataSpec) -> Result<Vec<(Str
         spec.modality_dim(n)?;
     }
     Ok(out)
+}
+
+/// Checks optional class weights against a dataset: one finite, non-negative weight per class.
+pub(crate) fn check_weights(weights: &Option<Vec<f32>>, spec: &DataSpec) -> Result<(), ModelError> {
+    match weights {
+        Some(w) if w.len() != spec.num_classes() => {
+            Err(ModelError::InvalidConfig(format!("{} class weights for {} classes", w.len(), spec.num_classes())))
+        }
+        Some(w) if w.iter().any(|v| !v.is_finite() || *v < 0.0) => {
+            Err(ModelError::InvalidConfig("class weights must be finite and non-negative".into()))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

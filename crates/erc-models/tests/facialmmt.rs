@@ -10,7 +10,8 @@ use common::device;
 use erc_core::import::{HostTensor, TorchNamed};
 use erc_models::facialmmt::text::{Separator, SpecialTokens, dialogue_tokens};
 use erc_models::facialmmt::{FacialMmt, FacialMmtConfig, FerHead, TextBranch};
-use erc_models::parity::{Fixture, run_parity};
+use erc_models::parity::Fixture;
+use erc_models::run_parity;
 
 fn fixtures() -> PathBuf {
     common::fixtures("facialmmt")

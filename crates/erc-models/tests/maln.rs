@@ -8,11 +8,14 @@ mod common;
 
 use burn::module::Module;
 use common::{backend, device, floats, max_diff, random_batch, spec};
+use erc_core::encoder::SpeakerRouting;
 use erc_core::import::{AnyTensor, HostTensor, TorchNamed};
-use erc_core::speaker_characteristics::SpeakerRouting;
+use erc_core::rnn::PaddedSteps;
 use erc_core::{DialogueBatch, DialogueModel};
+use erc_models::maln::reference::{ReferenceMaln, ReferenceNames, ReferenceSetup};
 use erc_models::maln::{FusionSource, Maln, MalnConfig};
-use erc_models::parity::{Fixture, run_parity};
+use erc_models::parity::Fixture;
+use erc_models::run_parity;
 
 fn fixtures() -> PathBuf {
     common::fixtures("maln")
@@ -36,11 +39,10 @@ fn the_fixtures_configure_the_two_reference_versions() {
         ("iemocap_small_specific_fusion", FusionSource::Specific, vec!["text"], "private_feature_extractor_"),
     ] {
         let fixture = Fixture::open(&fixtures().join(format!("{case}.safetensors"))).unwrap();
-        let (config, spec) = MalnConfig::from_reference(&fixture.meta["config"]).unwrap();
+        let ReferenceSetup { config, names, spec } = ReferenceSetup::from_reference(&fixture.meta["config"]).unwrap();
         assert_eq!(config.fusion_source, source, "{case}");
         assert_eq!(config.adv_specific, adv, "{case}");
-        assert_eq!(config.specific_param_prefix, prefix, "{case}");
-        assert!(config.reference_padding);
+        assert_eq!(names.specific_param_prefix, prefix, "{case}");
         assert_eq!(spec.modality_dim("text").unwrap(), 64);
         assert_eq!(config.sclm_max_positions, 16);
     }
@@ -51,10 +53,13 @@ fn the_iemocap_preset_has_the_reference_parameter_names_shapes_and_counts() {
     let text = std::fs::read_to_string(fixtures().join("presets.json")).unwrap();
     let presets: serde_json::Value = serde_json::from_str(&text).unwrap();
     let preset = &presets["presets"]["iemocap"];
-    let (config, spec) = MalnConfig::from_reference(&preset["config"]).unwrap();
-    assert_eq!(MalnConfig { reference_padding: false, ..config.clone() }, MalnConfig::iemocap());
-    let model = Maln::new(&config, &spec, &device()).unwrap();
+    let ReferenceSetup { config, names, spec } = ReferenceSetup::from_reference(&preset["config"]).unwrap();
+    // the reference's configuration is our preset, and none of its names enter our configuration
+    assert_eq!(config, MalnConfig::iemocap());
+    assert_eq!(names, ReferenceNames::default());
+    let model = ReferenceMaln::new(&config, names, &spec, &device()).unwrap();
     let table = model.param_table();
+    let model = model.model;
     let want = preset["state_dict"].as_array().unwrap();
     assert_eq!(table.entries.len(), want.len());
     assert_eq!(want.len() as u64, preset["n_tensors"].as_u64().unwrap());
@@ -74,35 +79,35 @@ fn the_iemocap_preset_has_the_reference_parameter_names_shapes_and_counts() {
 #[test]
 fn strict_import_names_missing_misshaped_and_unexpected_keys() {
     let fixture = Fixture::open(&fixtures().join("iemocap_small.safetensors")).unwrap();
-    let (config, spec) = MalnConfig::from_reference(&fixture.meta["config"]).unwrap();
-    let fresh = |config: &MalnConfig| Maln::new(config, &spec, &device()).unwrap();
+    let ReferenceSetup { config, names, spec } = ReferenceSetup::from_reference(&fixture.meta["config"]).unwrap();
+    let fresh = |names: &ReferenceNames| ReferenceMaln::new(&config, names.clone(), &spec, &device()).unwrap();
     let params = fixture.tensors.with_prefix("param.");
-    assert!(fresh(&config).import_pytorch(&params, true).is_ok());
+    assert!(fresh(&names).import_pytorch(&params, true).is_ok());
 
     let key = "Visual_Topic_Transformer_Lisener.pos_encoder.weight";
     let mut missing = params.clone();
     missing.remove(key);
-    let err = fresh(&config).import_pytorch(&missing, true).unwrap_err().to_string();
+    let err = fresh(&names).import_pytorch(&missing, true).unwrap_err().to_string();
     assert!(err.contains(&format!("missing key `{key}`")), "{err}");
 
     let mut wrong = params.clone();
     wrong.insert("fc.3.weight", HostTensor::Float { shape: vec![7, 20], values: vec![0.0; 140] });
-    let err = fresh(&config).import_pytorch(&wrong, true).unwrap_err().to_string();
+    let err = fresh(&names).import_pytorch(&wrong, true).unwrap_err().to_string();
     assert!(err.contains("`fc.3.weight` has shape [7, 20]"), "{err}");
 
     // a dead parameter of the wrong shape is refused too
     let mut dead_wrong = params.clone();
     dead_wrong.insert("Fusion_FC.bias", HostTensor::Float { shape: vec![3], values: vec![0.0; 3] });
-    let err = fresh(&config).import_pytorch(&dead_wrong, true).unwrap_err().to_string();
+    let err = fresh(&names).import_pytorch(&dead_wrong, true).unwrap_err().to_string();
     assert!(err.contains("Fusion_FC.bias"), "{err}");
 
     let mut extra = params.clone();
     extra.insert("L_AV.layers.1.fc.0.bias", HostTensor::Float { shape: vec![40], values: vec![0.0; 40] });
-    let err = fresh(&config).import_pytorch(&extra, true).unwrap_err().to_string();
+    let err = fresh(&names).import_pytorch(&extra, true).unwrap_err().to_string();
     assert!(err.contains("L_AV.layers.1.fc.0.bias"), "{err}");
 
     // the first upload's names are read when the configuration says so
-    let first_upload = MalnConfig { specific_param_prefix: "private_feature_extractor_".into(), ..config.clone() };
+    let first_upload = ReferenceNames { specific_param_prefix: "private_feature_extractor_".into(), ..names.clone() };
     let err = fresh(&first_upload).import_pytorch(&params, true).unwrap_err().to_string();
     assert!(err.contains("private_feature_extractor_text.0.weight"), "{err}");
 }
@@ -134,7 +139,7 @@ fn a_dialogues_log_probs_do_not_depend_on_its_batch() {
         }
     }
     // the reference's padded computation does depend on the batch (its documented quirk)
-    let model = Maln::new(&MalnConfig { reference_padding: true, ..small_config() }, &small_spec(), &device()).unwrap();
+    let model = Maln::new(&small_config(), &small_spec(), &device()).unwrap().with_padded_steps(PaddedSteps::Reference);
     let (alone, in_batch) = common::alone_and_in_batch(&model);
     assert!(max_diff(&alone, &in_batch) > 1e-4, "reference padding should leak into real rows");
 }
@@ -156,7 +161,7 @@ fn training_gives_four_weighted_finite_loss_terms_and_evaluation_only_the_nll() 
     let total = out.total_loss().unwrap();
     assert!(total.clone().into_scalar::<f32>().is_finite());
     let grads = total.backward();
-    let table = model.param_table();
+    let table = ReferenceMaln { model: model.clone(), names: ReferenceNames::default() }.param_table();
     let mut with_grad = 0;
     for entry in table.entries.iter().filter_map(|e| e.tensor.as_ref()) {
         let g = match entry {
@@ -201,9 +206,9 @@ fn bad_configurations_and_data_are_clear_errors() {
 
     // reference settings we do not implement are named
     let reference = serde_json::json!({"d_t": 8, "d_a": 4, "d_v": 4, "mask_padding": true});
-    let message = MalnConfig::from_reference(&reference).unwrap_err().to_string();
+    let message = ReferenceSetup::from_reference(&reference).unwrap_err().to_string();
     assert!(message.contains("mask_padding"), "{message}");
     let reference = serde_json::json!({"modality_ids": {"text": 0, "audio": 1, "visual": 2}});
-    let message = MalnConfig::from_reference(&reference).unwrap_err().to_string();
+    let message = ReferenceSetup::from_reference(&reference).unwrap_err().to_string();
     assert!(message.contains("modality_ids"), "{message}");
 }

@@ -8,12 +8,14 @@ mod common;
 use common::{backend, device, floats, random_batch, spec};
 
 use burn::tensor::{Tensor, TensorData};
-use erc_core::fusion::DynamicFusionConfig;
+use erc_core::graph::DynamicFusionConfig;
 use erc_core::graph::{MultimodalGraph, NodeLayout};
 use erc_core::import::{HostTensor, TensorFile, TorchImporter, TorchNamed};
 use erc_core::{DialogueBatch, DialogueModel};
+use erc_models::mm_dfn::reference::{ReferenceMmDfn, ReferenceSetup};
 use erc_models::mm_dfn::{MmDfn, MmDfnConfig};
-use erc_models::parity::{Fixture, run_parity};
+use erc_models::parity::Fixture;
+use erc_models::run_parity;
 
 fn fixtures() -> PathBuf {
     common::fixtures("mm-dfn")
@@ -61,13 +63,13 @@ fn paper_presets_have_the_reference_parameter_names_shapes_and_counts() {
     let presets = presets["presets"].as_object().unwrap();
     assert!(presets.len() >= 5);
     for (name, preset) in presets {
-        let (config, spec) = MmDfnConfig::from_reference(&preset["config"]).unwrap();
+        let ReferenceSetup { config, max_seq_len, spec } = ReferenceSetup::from_reference(&preset["config"]).unwrap();
         // the reference config equals our named preset for the paper's settings
         let ours = if name.starts_with("iemocap") { MmDfnConfig::iemocap() } else { MmDfnConfig::meld() };
         assert_eq!(config.speaker_weights, ours.speaker_weights, "{name}");
         assert_eq!(config.class_weights, ours.class_weights, "{name}");
         let model = MmDfn::new(&config, &spec, &device()).unwrap();
-        let table = model.param_table();
+        let table = ReferenceMmDfn { model: model.clone(), max_seq_len }.param_table();
         let want = preset["state_dict"].as_array().unwrap();
         assert_eq!(table.entries.len(), want.len(), "{name}: key count");
         for (got, want) in table.entries.iter().zip(want) {
@@ -90,8 +92,8 @@ fn paper_presets_have_the_reference_parameter_names_shapes_and_counts() {
 #[test]
 fn strict_import_names_missing_and_misshaped_keys() {
     let fixture = Fixture::open(&fixtures().join("iemocap_small.safetensors")).unwrap();
-    let (config, spec) = MmDfnConfig::from_reference(&fixture.meta["config"]).unwrap();
-    let fresh = || MmDfn::new(&config, &spec, &device()).unwrap();
+    let ReferenceSetup { config, max_seq_len, spec } = ReferenceSetup::from_reference(&fixture.meta["config"]).unwrap();
+    let fresh = || ReferenceMmDfn { model: MmDfn::new(&config, &spec, &device()).unwrap(), max_seq_len };
     let params = fixture.tensors.with_prefix("param.");
 
     let mut missing = params.clone();

@@ -8,9 +8,12 @@ mod common;
 use burn::module::Module;
 use common::{backend, device, floats, max_diff, random_batch, spec};
 use erc_core::import::{HostTensor, TorchNamed};
+use erc_core::rnn::PaddedSteps;
 use erc_core::{DialogueBatch, DialogueModel};
+use erc_models::multiemo::reference::ReferenceSetup;
 use erc_models::multiemo::{MultiEmo, MultiEmoConfig};
-use erc_models::parity::{Fixture, run_parity};
+use erc_models::parity::Fixture;
+use erc_models::run_parity;
 
 fn fixtures() -> PathBuf {
     common::fixtures("multiemo")
@@ -32,10 +35,10 @@ fn paper_presets_have_the_reference_parameter_names_shapes_and_counts() {
     let presets: serde_json::Value = serde_json::from_str(&text).unwrap();
     for (name, ours) in [("IEMOCAP", MultiEmoConfig::iemocap()), ("MELD", MultiEmoConfig::meld())] {
         let preset = &presets["presets"][name];
-        let (config, spec) = MultiEmoConfig::from_reference(&preset["config"]).unwrap();
-        // the reference's configuration is our named preset, in its padded-computation mode
-        assert_eq!(MultiEmoConfig { reference_padding: false, ..config.clone() }, ours, "{name}");
-        let model = MultiEmo::new(&config, &spec, &device()).unwrap();
+        let setup = ReferenceSetup::from_reference(&preset["config"]).unwrap();
+        // the reference's configuration is our named preset
+        assert_eq!(setup.config, ours, "{name}");
+        let model = setup.build(&setup.config, &device()).unwrap();
         let table = model.param_table();
         let want = preset["state_dict"].as_array().unwrap();
         assert_eq!(table.entries.len(), want.len(), "{name}: key count");
@@ -59,8 +62,8 @@ fn paper_presets_have_the_reference_parameter_names_shapes_and_counts() {
 #[test]
 fn strict_import_names_missing_misshaped_and_unexpected_keys() {
     let fixture = Fixture::open(&fixtures().join("meld_small.safetensors")).unwrap();
-    let (config, spec) = MultiEmoConfig::from_reference(&fixture.meta["config"]).unwrap();
-    let fresh = || MultiEmo::new(&config, &spec, &device()).unwrap();
+    let setup = ReferenceSetup::from_reference(&fixture.meta["config"]).unwrap();
+    let fresh = || setup.build(&setup.config, &device()).unwrap();
     let params = fixture.tensors.with_prefix("param.");
     // the MELD state_dict carries the text DialogueRNN and the reverse RNNs it never runs
     assert!(params.get("text_dialoguernn.dialog_rnn_f.dialogue_cell.g_cell.weight_ih").is_some());
@@ -97,20 +100,20 @@ fn small_config() -> MultiEmoConfig {
 }
 
 /// The target dialogue's log-probs alone and inside a padded batch: `(alone, in batch)`.
-fn alone_and_in_batch(config: &MultiEmoConfig) -> (Vec<f32>, Vec<f32>) {
+fn alone_and_in_batch(config: &MultiEmoConfig, padded: PaddedSteps) -> (Vec<f32>, Vec<f32>) {
     let spec = spec([("text", 12), ("audio", 10), ("visual", 8)], 3, 6);
-    common::alone_and_in_batch(&MultiEmo::new(config, &spec, &device()).unwrap())
+    common::alone_and_in_batch(&MultiEmo::new(config, &spec, &device()).unwrap().with_padded_steps(padded))
 }
 
 #[test]
 fn a_dialogues_log_probs_do_not_depend_on_its_batch() {
     for context in [MultiEmoConfig::iemocap().context, MultiEmoConfig::meld().context] {
-        let (alone, in_batch) = alone_and_in_batch(&MultiEmoConfig { context, ..small_config() });
+        let (alone, in_batch) = alone_and_in_batch(&MultiEmoConfig { context, ..small_config() }, PaddedSteps::Skip);
         let err = max_diff(&alone, &in_batch);
         assert!(err <= 1e-5, "{context:?}: log-probs differ by {err} alone and in a padded batch");
     }
     // the reference's padded computation does depend on the batch (its documented quirk)
-    let (alone, in_batch) = alone_and_in_batch(&MultiEmoConfig { reference_padding: true, ..small_config() });
+    let (alone, in_batch) = alone_and_in_batch(&small_config(), PaddedSteps::Reference);
     assert!(max_diff(&alone, &in_batch) > 1e-4, "reference padding should leak into real rows");
 }
 
@@ -169,6 +172,6 @@ fn bad_configurations_and_data_are_clear_errors() {
     let fixture = Fixture::open(&fixtures().join("iemocap_small.safetensors")).unwrap();
     let mut config = fixture.meta["config"].clone();
     config["listener_state"] = serde_json::Value::Bool(true);
-    let refused = MultiEmoConfig::from_reference(&config).unwrap_err().to_string();
+    let refused = ReferenceSetup::from_reference(&config).unwrap_err().to_string();
     assert!(refused.contains("listener_state"), "{refused}");
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use erc_core::bert::{BertLayerConfig, FeedForwardActivation, KeyMasking};
+use erc_core::encoder::{BertLayerConfig, FeedForwardActivation, KeyMasking};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TextError;

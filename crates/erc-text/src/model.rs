@@ -1,5 +1,5 @@
 //! The BERT-family transformer: token, position and token-type embeddings, an embedding
-//! LayerNorm and a stack of [`BertLayer`](erc_core::bert::BertLayer)s, loaded from a Hugging Face
+//! LayerNorm and a stack of [`BertLayer`](erc_core::encoder::BertLayer)s, loaded from a Hugging Face
 //! `model.safetensors`.
 
 use std::path::Path;
@@ -7,8 +7,8 @@ use std::path::Path;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use erc_core::attention::import_layer_norm;
-use erc_core::bert::BertEncoder;
+use erc_core::encoder::BertEncoder;
+use erc_core::import::import_layer_norm;
 use erc_core::import::{HostTensor, ImportError, TensorFile, TorchNamed, TorchParams, import_param};
 
 use crate::config::TransformerConfig;

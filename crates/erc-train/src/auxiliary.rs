@@ -6,7 +6,7 @@ use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use erc_data::FaceEmotionSet;
-use erc_models::ModelFactory;
+use erc_models::AnyModel;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
@@ -48,14 +48,14 @@ pub fn load_face_emotions(
 }
 
 /// One shuffled pass over the set; returns the model and the pass's mean loss and accuracy.
-pub fn face_emotion_epoch<F: ModelFactory>(
-    mut model: F::Model,
+pub fn face_emotion_epoch(
+    mut model: AnyModel,
     set: &FaceEmotionSet,
     settings: &FaceEmotionTraining,
     optimizer: &mut ModuleOptimizer,
     seed: u64,
     device: &Device,
-) -> Result<(F::Model, AuxiliaryResult), TrainError> {
+) -> Result<(AnyModel, AuxiliaryResult), TrainError> {
     let mut order: Vec<usize> = (0..set.len()).collect();
     order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     let (mut loss_sum, mut batches, mut correct) = (0.0f64, 0usize, 0usize);
@@ -65,8 +65,8 @@ pub fn face_emotion_epoch<F: ModelFactory>(
         let faces = Tensor::<2>::from_data(TensorData::new(faces, [n, set.dim]), device);
         let labels: Vec<i64> = chunk.iter().map(|&i| set.labels[i]).collect();
         let labels = Tensor::<2, Int>::from_data(TensorData::new(labels, [n, 1]), device);
-        let Some(logits) = F::face_emotion_logits(&model, faces) else {
-            return Err(TrainError::Config(format!("model `{}` has no face-emotion task", F::NAME)));
+        let Some(logits) = model.face_emotion_logits(faces) else {
+            return Err(TrainError::Config("the model has no face-emotion task".into()));
         };
         let predicted = logits.clone().argmax(1); // [N, 1]
         let hits: i64 = predicted.equal(labels.clone()).int().sum().into_scalar();

@@ -2,10 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::tensor::Device;
 use erc_core::DataSpec;
-use erc_models::ModelFactory;
+use erc_models::AnyModel;
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
@@ -47,16 +46,15 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Writes `model` and its metadata into `dir` (created or replaced; a checkpoint is the
     /// run's own output, never a user's file).
-    pub fn save<M: Module>(dir: &Path, meta: &CheckpointMeta, model: &M) -> Result<(), TrainError> {
+    pub fn save(dir: &Path, meta: &CheckpointMeta, model: &AnyModel) -> Result<(), TrainError> {
         let staging = dir.with_extension("tmp");
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| TrainError::io(&staging, e))?;
         }
         std::fs::create_dir_all(&staging).map_err(|e| TrainError::io(&staging, e))?;
         model
-            .clone()
-            .save_file(staging.join(MODEL_FILE))
-            .map_err(|e| TrainError::Checkpoint { path: staging.clone(), message: format!("saving weights: {e:?}") })?;
+            .save_weights(&staging.join(MODEL_FILE))
+            .map_err(|e| TrainError::Checkpoint { path: staging.clone(), message: format!("saving weights: {e}") })?;
         let json = serde_json::to_string_pretty(meta).expect("metadata serialises");
         std::fs::write(staging.join(META_FILE), json).map_err(|e| TrainError::io(staging.join(META_FILE), e))?;
         if dir.exists() {
@@ -84,12 +82,10 @@ impl Checkpoint {
     }
 
     /// Rebuilds the model and loads the weights onto `device`.
-    pub fn load_model<F: ModelFactory>(&self, device: &Device) -> Result<F::Model, TrainError> {
-        let config: F::Config = serde_json::from_value(self.meta.run.model_config.clone())
-            .map_err(|e| TrainError::Config(format!("checkpoint model configuration: {e}")))?;
-        let model = F::build(&config, &self.meta.spec, device)?;
+    pub fn load_model(&self, device: &Device) -> Result<AnyModel, TrainError> {
+        let model = self.meta.run.model.build(&self.meta.spec, device)?;
         model
-            .try_load_file(self.dir.join(MODEL_FILE))
-            .map_err(|e| TrainError::Checkpoint { path: self.dir.clone(), message: format!("loading weights: {e:?}") })
+            .load_weights(&self.dir.join(MODEL_FILE))
+            .map_err(|e| TrainError::Checkpoint { path: self.dir.clone(), message: format!("loading weights: {e}") })
     }
 }

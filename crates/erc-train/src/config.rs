@@ -2,7 +2,7 @@
 
 use erc_core::training::TrainingPreset;
 use erc_core::{BackendKind, MetricKind};
-use erc_models::{ModelFactory, ModelVisitor, visit_model};
+use erc_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -27,12 +27,12 @@ impl Default for SplitNames {
 /// Everything that determines a run; stored in its report and checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
-    /// Registered model name.
-    pub model: String,
+    /// The model and its configuration, stored as `model` (the registry name) and
+    /// `model_config` (the configuration's fields).
+    #[serde(flatten)]
+    pub model: ModelConfig,
     /// Preset the configuration started from.
     pub preset: String,
-    /// The model's configuration (the factory's `Config` as JSON).
-    pub model_config: serde_json::Value,
     /// Optimiser and loop settings.
     pub training: TrainingPreset,
     /// Metric that selects the epoch (higher is better).
@@ -70,35 +70,14 @@ impl FaceEmotionTraining {
     }
 }
 
-struct PresetLookup<'a>(&'a str);
-
-impl ModelVisitor for PresetLookup<'_> {
-    type Output = Result<(serde_json::Value, TrainingPreset), TrainError>;
-
-    fn visit<F: ModelFactory>(self) -> Self::Output {
-        let (config, training) = F::preset_or_error(self.0)?;
-        let json = serde_json::to_value(config).map_err(|e| TrainError::Config(e.to_string()))?;
-        Ok((json, training))
-    }
-}
-
 impl RunConfig {
     /// A run of `model` at `preset` (`None`: the model's default preset), seed 0, on the
     /// first compiled backend, selecting on validation weighted-F1.
     pub fn from_preset(model: &str, preset: Option<&str>) -> Result<Self, TrainError> {
-        let preset_name = match preset {
-            Some(p) => p.to_string(),
-            None => erc_models::models()
-                .into_iter()
-                .find(|m| m.name == model)
-                .and_then(|m| m.presets.first().map(|p| p.to_string()))
-                .unwrap_or_else(|| "default".into()),
-        };
-        let (model_config, training) = visit_model(model, PresetLookup(&preset_name))??;
+        let (model, preset, training) = ModelConfig::preset(model, preset)?;
         Ok(Self {
-            model: model.into(),
-            preset: preset_name,
-            model_config,
+            model,
+            preset: preset.into(),
             training,
             selection: MetricKind::WeightedF1,
             seed: 0,
@@ -110,19 +89,7 @@ impl RunConfig {
 
     /// Merges a JSON object into the model configuration (`{"hidden": 64}` changes one field).
     pub fn override_model_config(&mut self, patch: &serde_json::Value) -> Result<(), TrainError> {
-        let (Some(target), Some(patch)) = (self.model_config.as_object_mut(), patch.as_object()) else {
-            return Err(TrainError::Config("model configuration overrides must be a JSON object".into()));
-        };
-        for (k, v) in patch {
-            if !target.contains_key(k) {
-                return Err(TrainError::Config(format!(
-                    "model `{}` has no configuration field `{k}` (fields: {})",
-                    self.model,
-                    target.keys().cloned().collect::<Vec<_>>().join(", ")
-                )));
-            }
-            target.insert(k.clone(), v.clone());
-        }
+        self.model = self.model.with_overrides(patch)?;
         Ok(())
     }
 }

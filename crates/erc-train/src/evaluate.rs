@@ -6,7 +6,6 @@ use burn::tensor::Device;
 use erc_core::metrics::classification_report;
 use erc_core::{BackendKind, DataSpec, DialogueBatch, DialogueModel, ModelOutput};
 use erc_data::{Batcher, Dataset};
-use erc_models::{ModelFactory, ModelVisitor, visit_model};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::TrainError;
@@ -103,28 +102,6 @@ pub fn check_compatible(trained: &DataSpec, data: &DataSpec) -> Result<(), Train
     Ok(())
 }
 
-struct EvalCheckpoint<'a> {
-    checkpoint: &'a Checkpoint,
-    dataset: &'a Dataset,
-    dialogues: &'a [usize],
-    device: Device,
-    batch_size: usize,
-    progress: bool,
-}
-
-impl ModelVisitor for EvalCheckpoint<'_> {
-    type Output = Result<SplitResult, TrainError>;
-
-    fn visit<F: ModelFactory>(self) -> Self::Output {
-        let model = self.checkpoint.load_model::<F>(&self.device)?;
-        let modalities = self.checkpoint.meta.spec.modality_names();
-        let batcher = Batcher::new(self.batch_size)
-            .with_modalities(modalities)
-            .with_speaker_slots(self.checkpoint.meta.spec.num_speakers);
-        evaluate(&model, self.dataset, self.dialogues, &batcher, &self.device, self.progress)
-    }
-}
-
 /// Scores a checkpoint on a split of a dataset.
 pub fn evaluate_checkpoint(
     checkpoint: &Checkpoint,
@@ -136,6 +113,9 @@ pub fn evaluate_checkpoint(
 ) -> Result<SplitResult, TrainError> {
     check_compatible(&checkpoint.meta.spec, &dataset.spec())?;
     let dialogues = dataset.split(split)?;
-    let visitor = EvalCheckpoint { checkpoint, dataset, dialogues, device: backend.device()?, batch_size, progress };
-    visit_model(&checkpoint.meta.run.model, visitor)?
+    let device = backend.device()?;
+    let model = checkpoint.load_model(&device)?;
+    let spec = &checkpoint.meta.spec;
+    let batcher = Batcher::new(batch_size).with_modalities(spec.modality_names()).with_speaker_slots(spec.num_speakers);
+    evaluate(&model, dataset, dialogues, &batcher, &device, progress)
 }

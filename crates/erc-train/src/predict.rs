@@ -4,7 +4,6 @@
 use burn::tensor::activation::softmax;
 use erc_core::batch::HostBatch;
 use erc_core::{BackendKind, DialogueBatch, DialogueModel};
-use erc_models::{ModelFactory, ModelVisitor, visit_model};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::TrainError;
@@ -64,42 +63,6 @@ impl SpeakerMap {
     }
 }
 
-struct PredictVisitor<'a, P, I, S> {
-    checkpoint: &'a Checkpoint,
-    backend: BackendKind,
-    batches: I,
-    sink: S,
-    payload: std::marker::PhantomData<P>,
-}
-
-impl<P, I, S> ModelVisitor for PredictVisitor<'_, P, I, S>
-where
-    I: Iterator<Item = Result<(HostBatch, P), TrainError>>,
-    S: FnMut(P, Vec<DialogueProbabilities>) -> Result<(), TrainError>,
-{
-    type Output = Result<usize, TrainError>;
-
-    fn visit<F: ModelFactory>(mut self) -> Self::Output {
-        let device = self.backend.device()?;
-        let model = self.checkpoint.load_model::<F>(&device)?;
-        let mut dialogues = 0;
-        for item in self.batches {
-            let (host, payload) = item?;
-            let lengths = host.lengths.clone();
-            let batch = DialogueBatch::from_host(host, &device)?;
-            let output = model.forward(&batch)?;
-            let [b, t, c] = output.log_probs.dims();
-            let probs: Vec<f32> = softmax(output.log_probs, 2).into_data().iter::<f32>().collect();
-            let per_dialogue = (0..b)
-                .map(|i| (0..lengths[i]).map(|u| probs[(i * t + u) * c..(i * t + u + 1) * c].to_vec()).collect())
-                .collect();
-            dialogues += b;
-            (self.sink)(payload, per_dialogue)?;
-        }
-        Ok(dialogues)
-    }
-}
-
 /// Runs the checkpoint's model (evaluation mode, on `backend`) over `batches` and hands each
 /// batch's payload (whatever the caller needs to report it) and its probabilities, dialogue by
 /// dialogue, to `sink`. Returns the number of dialogues.
@@ -107,14 +70,29 @@ pub fn predict_batches<P, I, S>(
     checkpoint: &Checkpoint,
     backend: BackendKind,
     batches: I,
-    sink: S,
+    mut sink: S,
 ) -> Result<usize, TrainError>
 where
     I: Iterator<Item = Result<(HostBatch, P), TrainError>>,
     S: FnMut(P, Vec<DialogueProbabilities>) -> Result<(), TrainError>,
 {
-    let visitor = PredictVisitor { checkpoint, backend, batches, sink, payload: std::marker::PhantomData };
-    visit_model(&checkpoint.meta.run.model, visitor)?
+    let device = backend.device()?;
+    let model = checkpoint.load_model(&device)?;
+    let mut dialogues = 0;
+    for item in batches {
+        let (host, payload) = item?;
+        let lengths = host.lengths.clone();
+        let batch = DialogueBatch::from_host(host, &device)?;
+        let output = model.forward(&batch)?;
+        let [b, t, c] = output.log_probs.dims();
+        let probs: Vec<f32> = softmax(output.log_probs, 2).into_data().iter::<f32>().collect();
+        let per_dialogue = (0..b)
+            .map(|i| (0..lengths[i]).map(|u| probs[(i * t + u) * c..(i * t + u + 1) * c].to_vec()).collect())
+            .collect();
+        dialogues += b;
+        sink(payload, per_dialogue)?;
+    }
+    Ok(dialogues)
 }
 
 #[cfg(test)]

@@ -8,10 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::RunConfig;
 use crate::error::TrainError;
 use crate::report::{MeanStd, RunReport, SeedSummary};
-use crate::trainer::{RunOptions, train};
-
-/// File name of the multi-seed summary in the parent run directory.
-pub const SUMMARY_FILE: &str = "summary.json";
+use crate::run_dir::{RunOptions, files, holds_run};
+use crate::trainer::train;
 
 /// The runs of every seed and their summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,7 +47,7 @@ pub fn train_seeds(
     seeds: &[u64],
     options: &RunOptions,
 ) -> Result<MultiSeedReport, TrainError> {
-    if !options.resume && crate::trainer::holds_run(&options.out_dir) {
+    if !options.resume && holds_run(&options.out_dir) {
         return Err(TrainError::RunExists(options.out_dir.clone()));
     }
     let mut runs = Vec::with_capacity(seeds.len());
@@ -64,7 +62,7 @@ pub fn train_seeds(
         runs.push(train(dataset, &cfg, &opts)?);
     }
     let report = MultiSeedReport { summary: summarise(&runs), runs };
-    let path = options.out_dir.join(SUMMARY_FILE);
+    let path = options.out_dir.join(files::SUMMARY);
     let json = serde_json::to_string_pretty(&report.summary).expect("summary serialises");
     std::fs::write(&path, json + "\n").map_err(|e| TrainError::io(&path, e))?;
     Ok(report)

@@ -1,94 +1,38 @@
 //! One training run: fit on train, select on valid, score test once.
+//!
+//! [`train`] reads as the run does: [`Run::prepare`] (directory, splits, model, optimisers,
+//! resumed state), [`Run::epochs`] (each epoch: the auxiliary pass, the training pass,
+//! validation and selection, the saved state) and [`Run::finish`] (the selected model scored on
+//! test, the report).
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use erc_core::metrics::classification_report;
-use erc_core::{DialogueModel, MetricKind};
-use erc_data::{Batcher, Dataset};
-use erc_models::{ModelFactory, ModelVisitor, visit_model};
-use serde::{Deserialize, Serialize};
+use erc_core::{DataSpec, DialogueModel};
+use erc_data::{Batcher, Dataset, FaceEmotionSet};
+use erc_models::AnyModel;
 
 use crate::auxiliary::{face_emotion_epoch, face_emotion_optimizer, load_face_emotions};
 use crate::checkpoint::{CHECKPOINT_FORMAT, Checkpoint, CheckpointMeta};
-use crate::config::RunConfig;
+use crate::config::{FaceEmotionTraining, RunConfig};
 use crate::error::TrainError;
 use crate::evaluate::{PassAccumulator, evaluate};
 use crate::optim::{build_optimizer, clip_grad_norm};
 use crate::progress;
-use crate::report::{DatasetSummary, EpochRecord, RunReport, SplitResult};
-use crate::schedule::LrScheduler;
+use crate::report::{AuxiliaryResult, DatasetSummary, EpochRecord, RunReport, SplitResult};
+use crate::run_dir::{LoopState, files, prepare_out_dir, write_json};
 
-/// How a run behaves (not what it computes).
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Directory of the run: `report.json`, `checkpoints/best`, `checkpoints/last`.
-    pub out_dir: PathBuf,
-    /// Continue from `checkpoints/last` instead of refusing an existing run directory.
-    pub resume: bool,
-    /// Draw progress bars.
-    pub progress: bool,
-    /// Print one line per epoch to stderr.
-    pub verbose: bool,
-}
+pub use crate::run_dir::{RunOptions, holds_run};
 
-impl RunOptions {
-    /// Quiet options writing to `out_dir` (for tests and library use).
-    pub fn quiet(out_dir: impl Into<PathBuf>) -> Self {
-        Self { out_dir: out_dir.into(), resume: false, progress: false, verbose: false }
-    }
-}
-
-/// File names inside a run directory.
-pub mod files {
-    /// The run report.
-    pub const REPORT: &str = "report.json";
-    /// The selected model.
-    pub const BEST: &str = "checkpoints/best";
-    /// The last epoch's model, optimiser and loop state.
-    pub const LAST: &str = "checkpoints/last";
-    /// Loop state inside `LAST`.
-    pub const STATE: &str = "state.json";
-    /// Optimiser state inside `LAST`.
-    pub const OPTIMIZER: &str = "optimizer.bpk";
-    /// The auxiliary face-emotion optimiser's state inside `LAST` (runs with that task).
-    pub const FACE_OPTIMIZER: &str = "face_optimizer.bpk";
-}
-
-/// Loop state saved after every epoch so a run can resume.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LoopState {
-    config: RunConfig,
-    epochs_done: usize,
-    history: Vec<EpochRecord>,
-    best_score: Option<f64>,
-    best_epoch: usize,
-    best_valid: Option<SplitResult>,
-    epochs_without_improvement: usize,
-    scheduler: LrScheduler,
-    seconds: f64,
-}
-
-/// Trains the model named in `config` on `dataset` and writes the run to `options.out_dir`.
+/// Trains the model of `config` on `dataset` and writes the run to `options.out_dir`.
 pub fn train(dataset: &Dataset, config: &RunConfig, options: &RunOptions) -> Result<RunReport, TrainError> {
-    visit_model(&config.model, TrainVisitor { dataset, config, options })?
-}
-
-struct TrainVisitor<'a> {
-    dataset: &'a Dataset,
-    config: &'a RunConfig,
-    options: &'a RunOptions,
-}
-
-impl ModelVisitor for TrainVisitor<'_> {
-    type Output = Result<RunReport, TrainError>;
-
-    fn visit<F: ModelFactory>(self) -> Self::Output {
-        train_typed::<F>(self.dataset, self.config, self.options)
-    }
+    let started = Instant::now();
+    let mut run = Run::prepare(dataset, config, options)?;
+    let stopped_early = run.epochs()?;
+    run.finish(started, stopped_early)
 }
 
 /// A seed for epoch `epoch` derived from the run seed (SplitMix64 step).
@@ -99,182 +43,179 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-    let tmp = path.with_extension("json.tmp");
-    let json = serde_json::to_string_pretty(value).expect("report serialises");
-    std::fs::write(&tmp, json + "\n").map_err(|e| TrainError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+/// The dialogues of the three splits a run uses.
+struct Splits {
+    train: Vec<usize>,
+    valid: Vec<usize>,
+    test: Vec<usize>,
 }
 
-fn prepare_out_dir(options: &RunOptions) -> Result<Option<LoopState>, TrainError> {
-    let out = &options.out_dir;
-    let state_path = out.join(files::LAST).join(files::STATE);
-    if options.resume {
-        if !state_path.is_file() {
-            return Err(TrainError::Checkpoint {
-                path: out.join(files::LAST),
-                message: "nothing to resume: no saved epoch here".into(),
-            });
-        }
-        let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-        let state = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-            path: state_path.clone(),
-            message: format!("invalid loop state: {e}"),
-        })?;
-        return Ok(Some(state));
-    }
-    if holds_run(out) {
-        return Err(TrainError::RunExists(out.clone()));
-    }
-    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
-    Ok(None)
+/// The auxiliary face-emotion task: its settings, its set and its own optimiser.
+struct FaceTask<'a> {
+    settings: &'a FaceEmotionTraining,
+    set: FaceEmotionSet,
+    optimizer: ModuleOptimizer,
 }
 
-/// Whether a directory already holds a run's outputs (which a new run would overwrite).
-pub fn holds_run(dir: &Path) -> bool {
-    [files::REPORT, "checkpoints", crate::seeds::SUMMARY_FILE].iter().any(|f| dir.join(f).exists())
+/// What one training pass produced.
+struct EpochTrain {
+    result: SplitResult,
+    lr: f64,
+    face: Option<AuxiliaryResult>,
+    seconds: f64,
 }
 
-fn majority_class(dataset: &Dataset, dialogues: &[usize]) -> usize {
-    let counts = dataset.class_counts(dialogues);
-    (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).unwrap_or(0)
+/// A run in progress.
+struct Run<'a> {
+    dataset: &'a Dataset,
+    config: &'a RunConfig,
+    options: &'a RunOptions,
+    spec: DataSpec,
+    splits: Splits,
+    device: Device,
+    model: AnyModel,
+    num_params: usize,
+    optimizer: ModuleOptimizer,
+    face: Option<FaceTask<'a>>,
+    batcher: Batcher,
+    state: LoopState,
 }
 
-fn train_typed<F: ModelFactory>(
-    dataset: &Dataset,
-    config: &RunConfig,
-    options: &RunOptions,
-) -> Result<RunReport, TrainError> {
-    let started = Instant::now();
-    let resumed = prepare_out_dir(options)?;
-    if let Some(state) = &resumed {
-        let (a, b) = (&state.config, config);
-        if a.model != b.model || a.model_config != b.model_config || a.seed != b.seed {
+impl<'a> Run<'a> {
+    /// Opens the run directory, reads the splits, builds the model and its optimisers, and
+    /// restores them from `checkpoints/last` when resuming.
+    fn prepare(dataset: &'a Dataset, config: &'a RunConfig, options: &'a RunOptions) -> Result<Self, TrainError> {
+        let resumed = prepare_out_dir(options)?;
+        if let Some(state) = &resumed
+            && (state.config.model != config.model || state.config.seed != config.seed)
+        {
             return Err(TrainError::Checkpoint {
                 path: options.out_dir.clone(),
                 message: format!(
                     "the saved run is {} (seed {}) with another configuration; resume it with the same settings",
-                    a.model, a.seed
+                    state.config.model.name(),
+                    state.config.seed
                 ),
             });
         }
-    }
-    if config.training.epochs == 0 || config.training.batch_size == 0 {
-        return Err(TrainError::Config("epochs and batch size must be at least 1".into()));
-    }
-    let mut spec = dataset.spec();
-    let classes = spec.classes.clone();
-    let train_ids = dataset.split(&config.splits.train)?.to_vec();
-    spec.train_class_counts = Some(dataset.class_counts(&train_ids));
-    let valid_ids = dataset.split(&config.splits.valid)?.to_vec();
-    let test_ids = dataset.split(&config.splits.test)?.to_vec();
-    if train_ids.is_empty() || valid_ids.is_empty() || test_ids.is_empty() {
-        return Err(TrainError::Config("the train, valid and test splits must each hold a dialogue".into()));
+        if config.training.epochs == 0 || config.training.batch_size == 0 {
+            return Err(TrainError::Config("epochs and batch size must be at least 1".into()));
+        }
+        let (spec, splits) = read_splits(dataset, config)?;
+        let device: Device = config.backend.training_device()?;
+        device.seed(config.seed);
+        let model = config.model.build(&spec, &device)?;
+        let face = face_task(config, &spec)?;
+        let batcher = Batcher::new(config.training.batch_size);
+        let total_steps = splits.train.len().div_ceil(batcher.batch_size) * config.training.epochs;
+        let mut run = Self {
+            num_params: model.num_params(),
+            optimizer: build_optimizer(&config.training),
+            state: LoopState::fresh(config, total_steps),
+            dataset,
+            config,
+            options,
+            spec,
+            splits,
+            device,
+            model,
+            face,
+            batcher,
+        };
+        if let Some(state) = resumed {
+            run.resume(state)?;
+        }
+        Ok(run)
     }
 
-    let device: Device = config.backend.training_device()?;
-    let eval_device = device.clone().inner();
-    device.seed(config.seed);
-    let model_config: F::Config =
-        serde_json::from_value(config.model_config.clone()).map_err(|e| TrainError::Config(e.to_string()))?;
-    let mut model = F::build(&model_config, &spec, &device)?;
-    let num_params = model.num_params();
-    let mut optimizer = build_optimizer(&config.training);
-    let face_emotions = match &config.face_emotions {
-        Some(settings) if F::HAS_FACE_EMOTION_TASK => {
-            let faces = erc_core::sequences::sequence_shape(&spec, erc_core::sequences::FACES)?;
-            Some((settings, load_face_emotions(settings, faces.width, &classes)?))
+    /// Restores the model, the optimisers and the loop state of the last saved epoch.
+    fn resume(&mut self, mut state: LoopState) -> Result<(), TrainError> {
+        let last_dir = self.options.out_dir.join(files::LAST);
+        self.model = Checkpoint::open(&last_dir)?.load_model(&self.device)?;
+        let load = |slot: &mut ModuleOptimizer, empty: ModuleOptimizer, file: &str, what: &str| {
+            let path = last_dir.join(file);
+            let optimizer = std::mem::replace(slot, empty);
+            *slot = optimizer
+                .load(&path)
+                .map_err(|e| TrainError::Checkpoint { path, message: format!("loading {what}: {e:?}") })?;
+            Ok::<(), TrainError>(())
+        };
+        let empty = build_optimizer(&self.config.training);
+        load(&mut self.optimizer, empty, files::OPTIMIZER, "the optimiser state")?;
+        if let Some(face) = &mut self.face {
+            let what = "the face-emotion optimiser state";
+            load(&mut face.optimizer, face_emotion_optimizer(), files::FACE_OPTIMIZER, what)?;
         }
-        Some(_) => {
-            return Err(TrainError::Config(format!(
-                "model `{}` has no face-emotion task: drop the face-emotion set",
-                config.model
-            )));
+        state.config = self.config.clone();
+        if self.options.verbose {
+            eprintln!("resuming {} after epoch {}", self.options.out_dir.display(), state.epochs_done);
         }
-        None => None,
-    };
-    let mut face_optimizer = face_emotion_optimizer();
-    let batcher = Batcher::new(config.training.batch_size);
-    let batches_per_epoch = train_ids.len().div_ceil(batcher.batch_size);
-    let total_steps = batches_per_epoch * config.training.epochs;
-    let meta = |epoch: usize| CheckpointMeta {
-        format: CHECKPOINT_FORMAT.into(),
-        run: config.clone(),
-        spec: spec.clone(),
-        epoch,
-        speakers: dataset.manifest().speakers.clone(),
-    };
-    let last_dir = options.out_dir.join(files::LAST);
-    let best_dir = options.out_dir.join(files::BEST);
+        self.state = state;
+        Ok(())
+    }
 
-    let mut state = match resumed {
-        Some(mut s) => {
-            let last = Checkpoint::open(&last_dir)?;
-            model = last.load_model::<F>(&device)?;
-            let opt_path = last_dir.join(files::OPTIMIZER);
-            optimizer = optimizer.load(&opt_path).map_err(|e| TrainError::Checkpoint {
-                path: opt_path,
-                message: format!("loading optimiser state: {e:?}"),
-            })?;
-            if face_emotions.is_some() {
-                let path = last_dir.join(files::FACE_OPTIMIZER);
-                face_optimizer = face_optimizer.load(&path).map_err(|e| TrainError::Checkpoint {
-                    path,
-                    message: format!("loading the face-emotion optimiser state: {e:?}"),
-                })?;
+    /// Runs the remaining epochs; returns whether early stopping ended them.
+    fn epochs(&mut self) -> Result<bool, TrainError> {
+        for epoch in self.state.epochs_done + 1..=self.config.training.epochs {
+            if self.config.training.patience.is_some_and(|p| self.state.epochs_without_improvement >= p) {
+                return Ok(true);
             }
-            s.config = config.clone();
-            if options.verbose {
-                eprintln!("resuming {} after epoch {}", options.out_dir.display(), s.epochs_done);
-            }
-            s
+            let started = Instant::now();
+            let trained = self.train_epoch(epoch)?;
+            let (valid, improved, valid_seconds) = self.validate_and_select(epoch)?;
+            self.log_epoch(epoch, &trained, &valid, improved, valid_seconds);
+            self.state.history.push(EpochRecord {
+                epoch,
+                lr: trained.lr,
+                train: trained.result,
+                valid,
+                train_seconds: trained.seconds,
+                valid_seconds,
+                improved,
+                face_emotions: trained.face,
+            });
+            self.state.epochs_done = epoch;
+            self.save_last(epoch, started)?;
         }
-        None => LoopState {
-            config: config.clone(),
-            epochs_done: 0,
-            history: Vec::new(),
-            best_score: None,
-            best_epoch: 0,
-            best_valid: None,
-            epochs_without_improvement: 0,
-            scheduler: LrScheduler::new(config.training.schedule.clone(), config.training.lr, total_steps),
-            seconds: 0.0,
-        },
-    };
+        Ok(false)
+    }
 
-    let selection: MetricKind = config.selection;
-    let mut stopped_early = false;
-    for epoch in state.epochs_done + 1..=config.training.epochs {
-        if config.training.patience.is_some_and(|p| state.epochs_without_improvement >= p) {
-            stopped_early = true;
-            break;
-        }
-        let epoch_start = Instant::now();
-        let seed = epoch_seed(config.seed, epoch);
-        device.seed(seed);
+    /// The auxiliary pass (when the run has one), then one shuffled pass over the training split.
+    fn train_epoch(&mut self, epoch: usize) -> Result<EpochTrain, TrainError> {
+        let started = Instant::now();
+        let seed = epoch_seed(self.config.seed, epoch);
+        self.device.seed(seed);
         // the auxiliary task's pass comes first, as in the reference's epoch
-        let face_result = match &face_emotions {
-            Some((settings, set)) => {
-                let (trained, result) =
-                    face_emotion_epoch::<F>(model, set, settings, &mut face_optimizer, seed ^ 0xFACE, &device)?;
-                model = trained;
-                if options.verbose {
+        let face = match &mut self.face {
+            Some(task) => {
+                let model = self.model.clone();
+                let (trained, result) = face_emotion_epoch(
+                    model,
+                    &task.set,
+                    task.settings,
+                    &mut task.optimizer,
+                    seed ^ 0xFACE,
+                    &self.device,
+                )?;
+                self.model = trained;
+                if self.options.verbose {
                     eprintln!("epoch {epoch:>3} face emotions: loss {:.4} acc {:.4}", result.loss, result.accuracy);
                 }
                 Some(result)
             }
             None => None,
         };
-        let plan = batcher.plan(&train_ids, Some(seed));
-        let bar = progress::bar(plan.len(), &format!("epoch {epoch}/{}", config.training.epochs), options.progress);
+        let plan = self.batcher.plan(&self.splits.train, Some(seed));
+        let label = format!("epoch {epoch}/{}", self.config.training.epochs);
+        let bar = progress::bar(plan.len(), &label, self.options.progress);
         let mut acc = PassAccumulator::default();
-        let mut lr = state.scheduler.current();
+        let mut lr = self.state.scheduler.current();
         for (bi, ids) in plan.iter().enumerate() {
-            let batch = batcher.load(dataset, ids, &device)?;
-            let output = model.forward(&batch)?;
+            let batch = self.batcher.load(self.dataset, ids, &self.device)?;
+            let output = self.model.forward(&batch)?;
             let Some(loss) = output.total_loss() else {
                 if batch.labels.is_some() {
-                    return Err(TrainError::NoLoss(config.model.clone()));
+                    return Err(TrainError::NoLoss(self.config.model.name().into()));
                 }
                 continue;
             };
@@ -282,84 +223,164 @@ fn train_typed<F: ModelFactory>(
             if !value.is_finite() {
                 return Err(TrainError::NonFiniteLoss { epoch, batch: bi + 1, value });
             }
-            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-            if let Some(max_norm) = config.training.grad_clip_norm {
-                clip_grad_norm(&mut grads, &model, max_norm as f32);
+            let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            if let Some(max_norm) = self.config.training.grad_clip_norm {
+                clip_grad_norm(&mut grads, &self.model, max_norm as f32);
             }
-            lr = state.scheduler.next_lr();
-            model = optimizer.step(lr, model, grads);
+            lr = self.state.scheduler.next_lr();
+            self.model = self.optimizer.step(lr, self.model.clone(), grads);
             bar.set_message(format!("loss {value:.4}"));
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let train_result = acc.finish(&classes)?;
-        let train_seconds = epoch_start.elapsed().as_secs_f64();
-
-        let valid_start = Instant::now();
-        let eval_model = model.valid();
-        let valid = evaluate(&eval_model, dataset, &valid_ids, &batcher, &eval_device, false)?;
-        let valid_seconds = valid_start.elapsed().as_secs_f64();
-        let score = selection.of(&valid.metrics);
-        let improved = state.best_score.is_none_or(|b| score > b);
-        if improved {
-            state.best_score = Some(score);
-            state.best_epoch = epoch;
-            state.best_valid = Some(valid.clone());
-            state.epochs_without_improvement = 0;
-            Checkpoint::save(&best_dir, &meta(epoch), &eval_model)?;
-        } else {
-            state.epochs_without_improvement += 1;
-        }
-        state.scheduler.end_epoch(score);
-        if options.verbose {
-            eprintln!(
-                "epoch {epoch:>3}/{}  train loss {:.4} wF1 {:.4} | valid loss {:.4} acc {:.4} wF1 {:.4} mF1 {:.4} | lr {lr:.2e} {:.1}s{}",
-                config.training.epochs,
-                train_result.loss.unwrap_or(f64::NAN),
-                train_result.metrics.weighted_f1,
-                valid.loss.unwrap_or(f64::NAN),
-                valid.metrics.accuracy,
-                valid.metrics.weighted_f1,
-                valid.metrics.macro_f1,
-                train_seconds + valid_seconds,
-                if improved { "  * selected" } else { "" }
-            );
-        }
-        state.history.push(EpochRecord {
-            epoch,
-            lr,
-            train: train_result,
-            valid,
-            train_seconds,
-            valid_seconds,
-            improved,
-            face_emotions: face_result,
-        });
-        state.epochs_done = epoch;
-        // the last epoch, for --resume
-        Checkpoint::save(&last_dir, &meta(epoch), &eval_model)?;
-        let opt_path = last_dir.join(files::OPTIMIZER);
-        optimizer.save(&opt_path).map_err(|e| TrainError::Checkpoint {
-            path: opt_path,
-            message: format!("saving optimiser state: {e:?}"),
-        })?;
-        if face_emotions.is_some() {
-            let path = last_dir.join(files::FACE_OPTIMIZER);
-            face_optimizer.save(&path).map_err(|e| TrainError::Checkpoint {
-                path,
-                message: format!("saving the face-emotion optimiser state: {e:?}"),
-            })?;
-        }
-        state.seconds += epoch_start.elapsed().as_secs_f64();
-        write_json(&last_dir.join(files::STATE), &state)?;
+        let result = acc.finish(&self.spec.classes)?;
+        Ok(EpochTrain { result, lr, face, seconds: started.elapsed().as_secs_f64() })
     }
 
-    // score the selected model on test, once
-    let best = Checkpoint::open(&best_dir)?;
-    let best_model = best.load_model::<F>(&eval_device)?;
-    let test = evaluate(&best_model, dataset, &test_ids, &batcher, &eval_device, options.progress)?;
-    let majority = majority_class(dataset, &train_ids);
-    let test_truth: Vec<usize> = test_ids
+    /// Scores the epoch's model on validation and keeps it as `checkpoints/best` when it is the
+    /// best so far; returns the result, whether it improved, and the seconds it took.
+    fn validate_and_select(&mut self, epoch: usize) -> Result<(SplitResult, bool, f64), TrainError> {
+        let started = Instant::now();
+        let eval_model = self.model.valid();
+        let eval_device = self.device.clone().inner();
+        let valid = evaluate(&eval_model, self.dataset, &self.splits.valid, &self.batcher, &eval_device, false)?;
+        let score = self.config.selection.of(&valid.metrics);
+        let improved = self.state.best_score.is_none_or(|b| score > b);
+        if improved {
+            self.state.best_score = Some(score);
+            self.state.best_epoch = epoch;
+            self.state.best_valid = Some(valid.clone());
+            self.state.epochs_without_improvement = 0;
+            Checkpoint::save(&self.options.out_dir.join(files::BEST), &self.meta(epoch), &eval_model)?;
+        } else {
+            self.state.epochs_without_improvement += 1;
+        }
+        self.state.scheduler.end_epoch(score);
+        Ok((valid, improved, started.elapsed().as_secs_f64()))
+    }
+
+    /// Saves the epoch's model, optimisers and loop state (with the epoch's seconds, counted
+    /// from `started`) to `checkpoints/last`, for `--resume`.
+    fn save_last(&mut self, epoch: usize, started: Instant) -> Result<(), TrainError> {
+        let last_dir = self.options.out_dir.join(files::LAST);
+        Checkpoint::save(&last_dir, &self.meta(epoch), &self.model.valid())?;
+        let save = |optimizer: &ModuleOptimizer, file: &str, what: &str| {
+            let path = last_dir.join(file);
+            optimizer.save(&path).map_err(|e| TrainError::Checkpoint { path, message: format!("saving {what}: {e:?}") })
+        };
+        save(&self.optimizer, files::OPTIMIZER, "the optimiser state")?;
+        if let Some(face) = &self.face {
+            save(&face.optimizer, files::FACE_OPTIMIZER, "the face-emotion optimiser state")?;
+        }
+        self.state.seconds += started.elapsed().as_secs_f64();
+        write_json(&last_dir.join(files::STATE), &self.state)
+    }
+
+    /// What a checkpoint of epoch `epoch` records beside the weights.
+    fn meta(&self, epoch: usize) -> CheckpointMeta {
+        CheckpointMeta {
+            format: CHECKPOINT_FORMAT.into(),
+            run: self.config.clone(),
+            spec: self.spec.clone(),
+            epoch,
+            speakers: self.dataset.manifest().speakers.clone(),
+        }
+    }
+
+    /// One line per epoch on stderr, when verbose.
+    fn log_epoch(&self, epoch: usize, trained: &EpochTrain, valid: &SplitResult, improved: bool, valid_seconds: f64) {
+        if !self.options.verbose {
+            return;
+        }
+        let train = &trained.result;
+        eprintln!(
+            "epoch {epoch:>3}/{}  train loss {:.4} wF1 {:.4} | valid loss {:.4} acc {:.4} wF1 {:.4} mF1 {:.4} | lr {:.2e} {:.1}s{}",
+            self.config.training.epochs,
+            train.loss.unwrap_or(f64::NAN),
+            train.metrics.weighted_f1,
+            valid.loss.unwrap_or(f64::NAN),
+            valid.metrics.accuracy,
+            valid.metrics.weighted_f1,
+            valid.metrics.macro_f1,
+            trained.lr,
+            trained.seconds + valid_seconds,
+            if improved { "  * selected" } else { "" }
+        );
+    }
+
+    /// Scores the selected model on test, once, beside the majority-class baseline, and writes
+    /// the report.
+    fn finish(self, started: Instant, stopped_early: bool) -> Result<RunReport, TrainError> {
+        let eval_device = self.device.clone().inner();
+        let best = Checkpoint::open(&self.options.out_dir.join(files::BEST))?;
+        let best_model = best.load_model(&eval_device)?;
+        let (dataset, splits) = (self.dataset, &self.splits);
+        let test = evaluate(&best_model, dataset, &splits.test, &self.batcher, &eval_device, self.options.progress)?;
+        let majority_baseline_test = majority_baseline(dataset, splits, &self.spec.classes)?;
+        let manifest = dataset.manifest();
+        let report = RunReport {
+            erc_version: env!("CARGO_PKG_VERSION").into(),
+            config: self.config.clone(),
+            dataset: DatasetSummary {
+                name: manifest.name.clone(),
+                path: dataset.root().display().to_string(),
+                dialogues: manifest.splits.iter().map(|(k, v)| (k.clone(), v.len())).collect(),
+                classes: self.spec.classes.clone(),
+            },
+            num_params: self.num_params,
+            epochs: self.state.history.clone(),
+            selected_epoch: self.state.best_epoch,
+            selected_valid: self.state.best_valid.clone().expect("at least one epoch ran"),
+            test,
+            majority_baseline_test,
+            stopped_early,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        write_json(&self.options.out_dir.join(files::REPORT), &report)?;
+        Ok(report)
+    }
+}
+
+/// The dataset facts the model is built from (with the training split's class counts) and the
+/// three splits, each of which must hold a dialogue.
+fn read_splits(dataset: &Dataset, config: &RunConfig) -> Result<(DataSpec, Splits), TrainError> {
+    let mut spec = dataset.spec();
+    let splits = Splits {
+        train: dataset.split(&config.splits.train)?.to_vec(),
+        valid: dataset.split(&config.splits.valid)?.to_vec(),
+        test: dataset.split(&config.splits.test)?.to_vec(),
+    };
+    if splits.train.is_empty() || splits.valid.is_empty() || splits.test.is_empty() {
+        return Err(TrainError::Config("the train, valid and test splits must each hold a dialogue".into()));
+    }
+    spec.train_class_counts = Some(dataset.class_counts(&splits.train));
+    Ok((spec, splits))
+}
+
+/// The auxiliary face-emotion task, when the run asks for one and the model has it.
+fn face_task<'a>(config: &'a RunConfig, spec: &DataSpec) -> Result<Option<FaceTask<'a>>, TrainError> {
+    let Some(settings) = &config.face_emotions else { return Ok(None) };
+    if !config.model.capabilities().face_emotion_task {
+        return Err(TrainError::Config(format!(
+            "model `{}` has no face-emotion task: drop the face-emotion set",
+            config.model.name()
+        )));
+    }
+    let faces = erc_core::sequences::sequence_shape(spec, erc_core::sequences::FACES)?;
+    let set = load_face_emotions(settings, faces.width, &spec.classes)?;
+    Ok(Some(FaceTask { settings, set, optimizer: face_emotion_optimizer() }))
+}
+
+/// The majority class of the training split, scored on the test split.
+fn majority_baseline(
+    dataset: &Dataset,
+    splits: &Splits,
+    classes: &[String],
+) -> Result<erc_core::ClassificationReport, TrainError> {
+    let counts = dataset.class_counts(&splits.train);
+    let majority = (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).unwrap_or(0);
+    let truth: Vec<usize> = splits
+        .test
         .iter()
         .flat_map(|&d| {
             let info = dataset.dialogue(d);
@@ -368,27 +389,5 @@ fn train_typed<F: ModelFactory>(
         .filter(|&y| y >= 0)
         .map(|y| y as usize)
         .collect();
-    let majority_baseline_test = classification_report(&test_truth, &vec![majority; test_truth.len()], &classes)?;
-
-    let manifest = dataset.manifest();
-    let report = RunReport {
-        erc_version: env!("CARGO_PKG_VERSION").into(),
-        config: config.clone(),
-        dataset: DatasetSummary {
-            name: manifest.name.clone(),
-            path: dataset.root().display().to_string(),
-            dialogues: manifest.splits.iter().map(|(k, v)| (k.clone(), v.len())).collect(),
-            classes: classes.clone(),
-        },
-        num_params,
-        epochs: state.history.clone(),
-        selected_epoch: state.best_epoch,
-        selected_valid: state.best_valid.clone().expect("at least one epoch ran"),
-        test,
-        majority_baseline_test,
-        stopped_early,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    write_json(&options.out_dir.join(files::REPORT), &report)?;
-    Ok(report)
+    Ok(classification_report(&truth, &vec![majority; truth.len()], classes)?)
 }

@@ -3,52 +3,12 @@
 //! utterances, runs the FER head and the frame filter on their faces, fuses, and scatters the
 //! log-probabilities back to `[B, T, C]`.
 
-use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
 use erc_core::loss::masked_nll;
-use erc_core::sequences::{AUDIO_FRAMES, FACES, SequenceShape, TEXT_TOKENS, mask_name, sequence_shape};
-use erc_core::training::TrainingPreset;
-use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelOutput};
+use erc_core::sequences::{AUDIO_FRAMES, FACES, SequenceShape, TEXT_TOKENS, mask_name};
+use erc_core::{DialogueBatch, DialogueModel, LossTerm, ModelError, ModelOutput};
 
-use super::{FacialMmt, FacialMmtConfig, TextBranch, UtteranceInputs};
-use crate::registry::ModelFactory;
-
-/// The sequence modalities FacialMMT reads (each with its `_mask`).
-pub const SEQUENCE_MODALITIES: [&str; 3] = [TEXT_TOKENS, AUDIO_FRAMES, FACES];
-
-/// Registry entry for [`FacialMmt`].
-#[derive(Debug, Clone, Copy)]
-pub struct FacialMmtModel;
-
-impl FacialMmtConfig {
-    /// The configuration with the padded lengths and input widths a dataset fixes: `T`,
-    /// `A_max`, `V_max`, the token, frame and face widths. Errors name what is missing.
-    pub fn fitted_to(&self, spec: &DataSpec) -> Result<Self, ModelError> {
-        let text = sequence_shape(spec, TEXT_TOKENS)?;
-        let audio = sequence_shape(spec, AUDIO_FRAMES)?;
-        let faces = sequence_shape(spec, FACES)?;
-        if !matches!(self.text, TextBranch::Features { .. }) {
-            return Err(ModelError::InvalidConfig(
-                "training on a dataset needs the token-feature text branch (`text.kind = features`)".into(),
-            ));
-        }
-        if spec.num_classes() != self.num_classes {
-            return Err(ModelError::InvalidConfig(format!(
-                "the data has {} classes, the configuration {}",
-                spec.num_classes(),
-                self.num_classes
-            )));
-        }
-        Ok(Self {
-            text_len: text.frames,
-            text: TextBranch::Features { dim: text.width },
-            audio_len: audio.frames,
-            audio_dim: audio.width,
-            vision_len: faces.frames,
-            face_dim: faces.width,
-            ..self.clone()
-        })
-    }
-}
+use crate::facialmmt::{FacialMmt, SEQUENCE_MODALITIES, TextBranch, UtteranceInputs};
 
 /// One modality's rows (flat `b·T + t` indices `rows`), `[N, D]`.
 fn gather_modality(batch: &DialogueBatch, modality: &str, rows: &Tensor<1, Int>) -> Tensor<2> {
@@ -135,35 +95,5 @@ impl DialogueModel for FacialMmt {
             None => None,
         };
         Ok(ModelOutput { log_probs, loss_terms: loss_terms.unwrap_or_default() })
-    }
-}
-
-impl ModelFactory for FacialMmtModel {
-    const NAME: &'static str = "facialmmt";
-    const DESCRIPTION: &'static str = "FacialMMT (Zheng et al. 2023): facial-expression frame filter, audio/vision frame \
-                                       encoders, cross-modal transformers; reads text_tokens, audio_frames, faces sequences";
-    type Config = FacialMmtConfig;
-    type Model = FacialMmt;
-
-    fn presets() -> &'static [&'static str] {
-        &["small", "paper"]
-    }
-
-    fn preset(name: &str) -> Option<(Self::Config, TrainingPreset)> {
-        match name {
-            "small" => Some((FacialMmtConfig::small(), FacialMmtConfig::small_training())),
-            "paper" => Some((FacialMmtConfig::paper(), FacialMmtConfig::paper_training())),
-            _ => None,
-        }
-    }
-
-    fn build(config: &Self::Config, spec: &DataSpec, device: &Device) -> Result<Self::Model, ModelError> {
-        FacialMmt::new(&config.fitted_to(spec)?, device)
-    }
-
-    const HAS_FACE_EMOTION_TASK: bool = true;
-
-    fn face_emotion_logits(model: &Self::Model, faces: Tensor<2>) -> Option<Tensor<2>> {
-        Some(model.fer.forward(faces))
     }
 }

@@ -5,163 +5,33 @@
 //! context. See `../shared/specs/facialmmt.md` and `docs/models/facialmmt.md`.
 //!
 //! Shapes: `N` utterances, `T` text rows, `A` audio frames, `V` faces, `d` fusion width.
+//!
+//! Files: this one holds the network and its registry entry; [`config`] the configuration and
+//! presets; `data` the path from the trainer's dialogue batches; [`text`] the dialogue token
+//! layout; [`reference`] what exists only to match the PyTorch code (parameter names, its
+//! configuration format, the parity run).
 
+pub mod config;
 mod data;
 mod fer;
-mod presets;
+pub mod reference;
 pub mod text;
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor};
+use erc_core::attention::AdditivePooling;
+use erc_core::attention::CrossModalTransformer;
 use erc_core::batch::gather_rows;
-use erc_core::bert::{BertLayerConfig, BertLayerNames, FeedForwardActivation, KeyMasking};
-use erc_core::crossmodal_transformer::{CrossModalTransformer, CrossModalTransformerConfig};
-use erc_core::frame_encoder::FrameEncoder;
-use erc_core::frame_filter::{FerMode, FilteredFrames, filter_frames};
-use erc_core::import::{ImportError, Prefixed, TorchNamed, TorchParams, import_linear};
-use erc_core::pooling::AdditivePooling;
-use erc_text::TransformerConfig;
+use erc_core::encoder::FrameEncoder;
+use erc_core::filter::{FilteredFrames, filter_frames};
+use erc_core::{Capabilities, DataSpec, ModelError, ModelFactory, Preset};
 use erc_text::model::TextTransformer;
-use serde::{Deserialize, Serialize};
 
-pub use data::{FacialMmtModel, SEQUENCE_MODALITIES};
+pub use config::{FacialMmtConfig, PRESETS, SEQUENCE_MODALITIES, TextBranch};
 pub use fer::FerHead;
 pub use text::{Separator, SpecialTokens};
-
-/// Where the text rows come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum TextBranch {
-    /// The pre-trained language model inside the model, run over the whole dialogue's tokens
-    /// (the reference; used to import its checkpoints and for parity).
-    Plm {
-        /// The transformer's sizes.
-        transformer: TransformerConfig,
-        /// How utterances are joined.
-        separator: Separator,
-    },
-    /// Precomputed token vectors of each utterance's span (`[T, dim]`, a frozen encoder run
-    /// once over the dialogue), projected by `text_linear`.
-    Features {
-        /// Width of the token vectors.
-        dim: usize,
-    },
-}
-
-/// Every size and switch of a [`FacialMmt`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FacialMmtConfig {
-    /// Fusion width `d` (768 in the paper).
-    pub width: usize,
-    /// Heads of the frame encoders.
-    pub heads: usize,
-    /// Feed-forward width of the frame encoders.
-    pub d_ff: usize,
-    /// LayerNorm epsilon of the frame encoders (1e-12).
-    pub layer_norm_eps: f64,
-    /// Dropout of the frame encoders (attention and residual) and before the classifier.
-    pub dropout: f64,
-    /// Audio encoder layers (5).
-    pub audio_layers: usize,
-    /// Vision encoder layers (2).
-    pub vision_layers: usize,
-    /// Text rows per utterance `T` (38).
-    pub text_len: usize,
-    /// Audio frames per utterance `A_max`.
-    pub audio_len: usize,
-    /// Faces per utterance `V_max`.
-    pub vision_len: usize,
-    /// Width of an audio frame (768 for wav2vec2-base).
-    pub audio_dim: usize,
-    /// Width of a face embedding (512 for InceptionResNetV1).
-    pub face_dim: usize,
-    /// Facial-expression classes (7, MELD's order).
-    pub fer_classes: usize,
-    /// Hidden width of the facial-expression head (64).
-    pub fer_hidden: usize,
-    /// Layers of the text ↔ audio cross-modal transformer.
-    pub cmt_ta_layers: usize,
-    /// Its heads.
-    pub cmt_ta_heads: usize,
-    /// Layers of the (text+audio) ↔ vision cross-modal transformer.
-    pub cmt_tav_layers: usize,
-    /// Its heads.
-    pub cmt_tav_heads: usize,
-    /// Feed-forward width of both cross-modal transformers (`4d`).
-    pub cmt_d_ff: usize,
-    /// Attention-weight dropout of both (0.1).
-    pub cmt_attention_dropout: f64,
-    /// LayerNorm epsilon of both (1e-5).
-    pub cmt_layer_norm_eps: f64,
-    /// Mask padded keys in the cross-modal transformers. The reference does not (its outputs
-    /// depend on the padded lengths); `false` reproduces it.
-    pub cmt_key_padding: bool,
-    /// A face is kept when `Σ p² >` this (0.2).
-    pub fer_threshold: f32,
-    /// Softmax (deterministic) or seeded Gumbel-softmax distributions.
-    pub fer_mode: FerMode,
-    /// The text branch.
-    pub text: TextBranch,
-    /// Emotion classes (7).
-    pub num_classes: usize,
-}
-
-impl FacialMmtConfig {
-    /// The frame encoders' layer: post-LN, exact GELU, keys masked by adding −10000.
-    fn frame_layer(&self) -> BertLayerConfig {
-        BertLayerConfig {
-            width: self.width,
-            heads: self.heads,
-            d_ff: self.d_ff,
-            layer_norm_eps: self.layer_norm_eps,
-            dropout: self.dropout,
-            activation: FeedForwardActivation::Gelu,
-            masking: KeyMasking::Additive(-10000.0),
-        }
-    }
-
-    fn cmt(&self, layers: usize, heads: usize) -> CrossModalTransformerConfig {
-        CrossModalTransformerConfig {
-            width: self.width,
-            heads,
-            layers,
-            d_ff: self.cmt_d_ff,
-            attention_dropout: self.cmt_attention_dropout,
-            layer_norm_eps: self.cmt_layer_norm_eps,
-            key_padding: self.cmt_key_padding,
-        }
-    }
-
-    /// Checks that the sizes fit together.
-    pub fn validate(&self) -> Result<(), String> {
-        let heads_ok = |h: usize| h > 0 && self.width.is_multiple_of(h);
-        if !heads_ok(self.heads) || !heads_ok(self.cmt_ta_heads) || !heads_ok(self.cmt_tav_heads) {
-            return Err(format!("every head count must divide the width {}", self.width));
-        }
-        if self.text_len == 0 || self.audio_len == 0 || self.vision_len == 0 {
-            return Err("text_len, audio_len and vision_len must be positive".into());
-        }
-        if self.num_classes == 0 || self.fer_classes == 0 {
-            return Err("num_classes and fer_classes must be positive".into());
-        }
-        if !(0.0..=1.0).contains(&self.dropout) || !(0.0..=1.0).contains(&self.cmt_attention_dropout) {
-            return Err("dropout probabilities must lie in [0, 1]".into());
-        }
-        Ok(())
-    }
-
-    /// The same configuration with every dropout off (parity runs in eval mode).
-    pub fn without_dropout(mut self) -> Self {
-        self.dropout = 0.0;
-        self.cmt_attention_dropout = 0.0;
-        if let TextBranch::Plm { transformer, .. } = &mut self.text {
-            transformer.dropout = 0.0;
-        }
-        self
-    }
-}
 
 /// The fused utterance inputs, already on the device.
 #[derive(Debug, Clone)]
@@ -352,39 +222,25 @@ impl FacialMmt {
     }
 }
 
-impl TorchNamed for FacialMmt {
-    /// The multimodal checkpoint's `state_dict`: `roberta.*`/`bert.*` (PLM branch; the pooler
-    /// is listed as unused), `text_linear`, `audio_linear`, `audio_utt_transformer`,
-    /// `vision_linear`, `vision_utt_transformer`, `attention`, `CrossModalTrans_TA`,
-    /// `CrossModalTrans_TA_V`, `classifier`. The FER head lives in the Swin checkpoint
-    /// ([`FerHead`]).
-    fn visit_torch(self, p: &mut impl TorchParams) -> Result<Self, ImportError> {
-        let plm = match (self.plm, &self.config.text) {
-            (Some(plm), TextBranch::Plm { transformer, separator }) => {
-                let prefix = match separator {
-                    Separator::Roberta => "roberta.",
-                    Separator::Bert => "bert.",
-                };
-                let mut prefixed = Prefixed::new(p, prefix);
-                let plm = plm.visit_torch(&mut prefixed)?;
-                let w = transformer.hidden_size;
-                prefixed.unused("pooler.dense.weight", &[w, w])?;
-                prefixed.unused("pooler.dense.bias", &[w])?;
-                Some(plm)
-            }
-            (plm, _) => plm,
-        };
-        let names = BertLayerNames::FACIAL_MMT;
-        Ok(Self {
-            plm,
-            text_linear: import_linear(p, "text_linear", self.text_linear)?,
-            audio: self.audio.visit_torch(p, "audio_linear", "audio_utt_transformer", &names)?,
-            vision: self.vision.visit_torch(p, "vision_linear", "vision_utt_transformer", &names)?,
-            pooling: self.pooling.visit_torch(p, "attention")?,
-            cmt_ta: self.cmt_ta.visit_torch(p, "CrossModalTrans_TA")?,
-            cmt_tav: self.cmt_tav.visit_torch(p, "CrossModalTrans_TA_V")?,
-            classifier: import_linear(p, "classifier", self.classifier)?,
-            ..self
-        })
+/// Registry entry for [`FacialMmt`].
+#[derive(Debug, Clone, Copy)]
+pub struct FacialMmtModel;
+
+impl ModelFactory for FacialMmtModel {
+    const NAME: &'static str = "facialmmt";
+    const DESCRIPTION: &'static str = "FacialMMT (Zheng et al. 2023): facial-expression frame filter, audio/vision frame \
+                                       encoders, cross-modal transformers; reads text_tokens, audio_frames, faces sequences";
+    const CAPABILITIES: Capabilities = Capabilities { face_emotion_task: true, sequence_inputs: true };
+    type Config = FacialMmtConfig;
+    type Model = FacialMmt;
+
+    const PRESETS: &'static [Preset<FacialMmtConfig>] = PRESETS;
+
+    fn build(config: &Self::Config, spec: &DataSpec, device: &Device) -> Result<Self::Model, ModelError> {
+        FacialMmt::new(&config.fitted_to(spec)?, device)
+    }
+
+    fn face_emotion_logits(model: &Self::Model, faces: Tensor<2>) -> Option<Tensor<2>> {
+        Some(model.fer.forward(faces))
     }
 }

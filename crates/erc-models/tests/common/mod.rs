@@ -7,7 +7,8 @@ use burn::tensor::{Device, Tensor};
 use erc_core::batch::HostBatch;
 use erc_core::import::HostTensor;
 use erc_core::{BackendKind, DataSpec, DialogueBatch, DialogueModel, ModalityDim};
-use erc_models::parity::{Fixture, run_parity};
+use erc_models::parity::Fixture;
+use erc_models::run_parity;
 
 /// The shared parity fixtures of one model (`../shared/fixtures/<model>`, or under `ERC_SHARED_DIR`).
 pub fn fixtures(model: &str) -> PathBuf {

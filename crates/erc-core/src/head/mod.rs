@@ -1,0 +1,5 @@
+//! Classification heads.
+
+pub mod mlp;
+
+pub use mlp::*;

@@ -1,0 +1,11 @@
+//! Recurrent layers: PyTorch-layout GRU and LSTM cells and the masked bidirectional GRU
+//! ([`masked`]), the DialogueRNN context ([`dialogue_rnn`]) and speaker-level context, a
+//! recurrence over each speaker's own utterances ([`speaker_context`]).
+
+pub mod dialogue_rnn;
+pub mod masked;
+pub mod speaker_context;
+
+pub use dialogue_rnn::*;
+pub use masked::*;
+pub use speaker_context::*;
