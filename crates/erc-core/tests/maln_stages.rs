@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use burn::tensor::{Tensor, TensorData};
 use erc_core::BackendKind;
-use erc_core::encoder::ClsEncoder;
+use erc_core::attention::CrossFusionLayerConfig;
+use erc_core::encoder::ClsEncoderConfig;
 use erc_core::import::{HostTensor, TensorFile, TorchImporter};
 
 fn fixture() -> TensorFile {
@@ -36,7 +37,8 @@ fn cls_encoders_reproduce_the_reference_dialogue_summaries() {
         let [b, _, d] = x.dims();
         assert_eq!(d, width);
         for (role, name) in [("Speaker", "speaker"), ("Lisener", "listener")] {
-            let encoder = ClsEncoder::new(width, 16, 16, 0.0, &device)
+            let encoder = ClsEncoderConfig::new(width, 16, 16, 0.0)
+                .init(&device)
                 .visit_torch(&mut TorchImporter::lenient(&params), &format!("{prefix}_Topic_Transformer_{role}"))
                 .unwrap();
             let ours: Vec<f32> = encoder.forward(x.clone(), None).into_data().iter::<f32>().collect();
@@ -51,7 +53,6 @@ fn cls_encoders_reproduce_the_reference_dialogue_summaries() {
 
 #[test]
 fn cross_fusion_layer_reproduces_the_reference_fusion_from_the_common_features() {
-    use erc_core::attention::CrossFusionLayer;
     use erc_core::import::import_linear;
     let file = fixture();
     let device = BackendKind::default_compiled().unwrap().device().unwrap();
@@ -73,7 +74,8 @@ fn cross_fusion_layer_reproduces_the_reference_fusion_from_the_common_features()
     let av_fc = import_linear(&mut importer, "av_fc", burn::nn::LinearConfig::new(40, 20).init(&device)).unwrap();
     let av = av_fc.forward(Tensor::cat(vec![tensor("common_audio"), tensor("common_visual")], 2));
     close(av.clone(), "av");
-    let layer = CrossFusionLayer::new(20, 4, 0.0, &device).visit_torch(&mut importer, "L_AV.layers.0").unwrap();
+    let layer =
+        CrossFusionLayerConfig::new(20, 4, 0.0).init(&device).visit_torch(&mut importer, "L_AV.layers.0").unwrap();
     close(layer.forward(tensor("common_text"), av, None), "fusion");
 }
 

@@ -112,14 +112,19 @@ macro_rules! registry {
             /// The configuration of the model registered as `name`, from JSON.
             pub fn from_json(name: &str, json: serde_json::Value) -> Result<Self, ModelError> {
                 match name {
-                    $(<$factory as ModelFactory>::NAME => Ok(Self::$variant(config_from_json::<$factory>(json)?)),)+
+                    $(<$factory as ModelFactory>::NAME => {
+                        Ok(Self::$variant(config_from_json::<$factory>(json)?))
+                    })+
                     _ => Err(unknown_model(name)),
                 }
             }
 
             /// A preset of the model registered as `name`: its configuration and training
             /// settings. `preset: None` takes the model's default (first) preset.
-            pub fn preset(name: &str, preset: Option<&str>) -> Result<(Self, &'static str, TrainingPreset), ModelError> {
+            pub fn preset(
+                name: &str,
+                preset: Option<&str>,
+            ) -> Result<(Self, &'static str, TrainingPreset), ModelError> {
                 match name {
                     $(<$factory as ModelFactory>::NAME => {
                         let (config, preset, training) = pick::<$factory>(preset)?;
@@ -132,7 +137,9 @@ macro_rules! registry {
             /// Builds a freshly initialised model for a dataset.
             pub fn build(&self, spec: &DataSpec, device: &Device) -> Result<AnyModel, ModelError> {
                 match self {
-                    $(Self::$variant(c) => Ok(AnyModel::$variant(<$factory as ModelFactory>::build(c, spec, device)?)),)+
+                    $(Self::$variant(c) => {
+                        Ok(AnyModel::$variant(<$factory as ModelFactory>::build(c, spec, device)?))
+                    })+
                 }
             }
         }
@@ -233,20 +240,21 @@ impl<'de> Deserialize<'de> for ModelConfig {
 /// Runs the parity check of the fixture at `path` (its `.safetensors` file) on `backend`,
 /// with the parity run of the model the fixture names.
 pub fn run_parity(path: &Path, backend: BackendKind) -> Result<ParityReport, ParityError> {
+    type Run = fn(&Fixture, BackendKind) -> Result<ParityReport, ParityError>;
+    let runs: [(&str, Run); 4] = [
+        (FacialMmtModel::NAME, crate::facialmmt::reference::parity::parity),
+        (MalnModel::NAME, crate::maln::reference::parity::parity),
+        (MmDfnModel::NAME, crate::mm_dfn::reference::parity::parity),
+        (MultiEmoModel::NAME, crate::multiemo::reference::parity::parity),
+    ];
     let fixture = Fixture::open(path)?;
-    let run = match fixture.model() {
-        "mm-dfn" => crate::mm_dfn::reference::parity::parity,
-        "multiemo" => crate::multiemo::reference::parity::parity,
-        "maln" => crate::maln::reference::parity::parity,
-        "facialmmt" => crate::facialmmt::reference::parity::parity,
-        other => {
-            return Err(ParityError::UnknownModel {
-                name: other.to_string(),
-                known: "facialmmt, maln, mm-dfn, multiemo".into(),
-            });
-        }
-    };
-    run(&fixture, backend)
+    match runs.iter().find(|(name, _)| *name == fixture.model()) {
+        Some((_, run)) => run(&fixture, backend),
+        None => Err(ParityError::UnknownModel {
+            name: fixture.model().to_string(),
+            known: runs.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", "),
+        }),
+    }
 }
 
 #[cfg(test)]

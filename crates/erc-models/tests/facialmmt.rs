@@ -9,7 +9,7 @@ mod common;
 use common::device;
 use erc_core::import::{HostTensor, TorchNamed};
 use erc_models::facialmmt::text::{Separator, SpecialTokens, dialogue_tokens};
-use erc_models::facialmmt::{FacialMmt, FacialMmtConfig, FerHead, TextBranch};
+use erc_models::facialmmt::{FacialMmt, FacialMmtConfig, FerHeadConfig, TextBranch};
 use erc_models::parity::Fixture;
 use erc_models::run_parity;
 
@@ -94,7 +94,7 @@ fn the_paper_preset_has_the_reference_names_and_shapes() {
 
     // the FER head of the Swin checkpoint: linear [64, 512], classifier [7, 64]
     let swin = &presets["presets"]["swin_tiny_fer"]["state_dict"];
-    let head = FerHead::new(512, 64, 7, &device()).param_table();
+    let head = FerHeadConfig::new(512, 64, 7).init(&device()).param_table();
     for entry in &head.entries {
         let theirs = swin.as_array().unwrap().iter().find(|e| e["name"] == entry.name.as_str()).unwrap();
         let shape: Vec<usize> =

@@ -13,6 +13,7 @@ use erc_core::import::{HostTensor, ImportError, TensorFile, TorchNamed, TorchPar
 
 use crate::config::TransformerConfig;
 use crate::error::TextError;
+use erc_core::encoder::BertEncoderConfig;
 
 /// The encoder's token-level network (Hugging Face's `BertModel`/`RobertaModel` without the pooler).
 #[derive(Module, Debug)]
@@ -32,21 +33,23 @@ pub struct TextTransformer {
     position_offset: usize,
 }
 
-impl TextTransformer {
-    /// Fresh weights of the configured sizes.
-    pub fn new(config: &TransformerConfig, device: &Device) -> Self {
-        let w = config.hidden_size;
-        Self {
-            word: EmbeddingConfig::new(config.vocab_size, w).init(device),
-            position: EmbeddingConfig::new(config.max_position_embeddings, w).init(device),
-            token_type: EmbeddingConfig::new(config.type_vocab_size.max(1), w).init(device),
-            embedding_norm: LayerNormConfig::new(w).with_epsilon(config.layer_norm_eps).init(device),
-            encoder: BertEncoder::new(&config.layer(), config.num_layers, device),
-            dropout: DropoutConfig::new(config.dropout).init(),
-            position_offset: config.position_offset(),
+impl TransformerConfig {
+    /// A [`TextTransformer`] of these sizes with fresh weights.
+    pub fn init(&self, device: &Device) -> TextTransformer {
+        let w = self.hidden_size;
+        TextTransformer {
+            word: EmbeddingConfig::new(self.vocab_size, w).init(device),
+            position: EmbeddingConfig::new(self.max_position_embeddings, w).init(device),
+            token_type: EmbeddingConfig::new(self.type_vocab_size.max(1), w).init(device),
+            embedding_norm: LayerNormConfig::new(w).with_epsilon(self.layer_norm_eps).init(device),
+            encoder: BertEncoderConfig::new(self.layer(), self.num_layers).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            position_offset: self.position_offset(),
         }
     }
+}
 
+impl TextTransformer {
     /// Reads `model.safetensors` into a model of the configured sizes (strict: every weight
     /// must be there with its shape; see [`hf_state_dict`] for what is set aside).
     pub fn load(config: &TransformerConfig, weights: &Path, device: &Device) -> Result<Self, TextError> {
@@ -59,7 +62,7 @@ impl TextTransformer {
         let wrap = |source| TextError::Weights { path: weights.into(), source };
         let file = TensorFile::read(weights).map_err(wrap)?;
         let state = hf_state_dict(&file).map_err(wrap)?;
-        Self::new(config, device).import_pytorch(&state, true).map_err(wrap)
+        config.init(device).import_pytorch(&state, true).map_err(wrap)
     }
 
     /// Width of the token vectors.

@@ -7,7 +7,7 @@ use erc_core::BackendKind;
 use erc_core::burn::tensor::{Bool, Int, Tensor, TensorData};
 use erc_core::import::{HostTensor, TorchNamed};
 use erc_text::model::hf_state_dict;
-use erc_text::{Family, SentenceEncoder, TextError, TextTransformer, TransformerConfig};
+use erc_text::{Family, SentenceEncoder, TextError, TransformerConfig};
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::create_dir_all(dir.join(name).parent().unwrap()).unwrap();
@@ -40,7 +40,7 @@ fn task_checkpoints_load_after_prefix_buffers_and_heads_are_set_aside() {
     let tmp = tempfile::tempdir().unwrap();
     let config = tiny_config(tmp.path());
     let device = BackendKind::default_compiled().unwrap().device().unwrap();
-    let model = TextTransformer::new(&config, &device);
+    let model = config.init(&device);
     let bare = model.param_table().to_tensor_file();
     assert!(bare.names().any(|n| n == "encoder.layer.1.output.LayerNorm.weight"));
 
@@ -53,7 +53,7 @@ fn task_checkpoints_load_after_prefix_buffers_and_heads_are_set_aside() {
     wrapped.insert("roberta.pooler.dense.weight", HostTensor::Float { shape: vec![8, 8], values: vec![0.5; 64] });
     wrapped.insert("classifier.out_proj.bias", HostTensor::Float { shape: vec![3], values: vec![0.0; 3] });
     let state = hf_state_dict(&wrapped).unwrap();
-    let loaded = TextTransformer::new(&config, &device).import_pytorch(&state, true).unwrap();
+    let loaded = config.init(&device).import_pytorch(&state, true).unwrap();
 
     let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 7, 9, 2, 0, 5, 2, 1], [2, 4]), &device);
     let padding = Tensor::<2, Bool>::from_data(
@@ -69,7 +69,7 @@ fn task_checkpoints_load_after_prefix_buffers_and_heads_are_set_aside() {
     // a tensor with the wrong shape is named in the error
     let mut bad = state.clone();
     bad.insert("embeddings.word_embeddings.weight", HostTensor::Float { shape: vec![49, 8], values: vec![0.0; 392] });
-    let err = TextTransformer::new(&config, &device).import_pytorch(&bad, true).unwrap_err().to_string();
+    let err = config.init(&device).import_pytorch(&bad, true).unwrap_err().to_string();
     assert!(err.contains("embeddings.word_embeddings.weight"), "{err}");
 }
 

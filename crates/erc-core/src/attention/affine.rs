@@ -1,6 +1,8 @@
 //! Multi-head attention with full-width affine query, key and value maps and **no output
-//! projection** (MALN's `self_attention.{query,key,value}`).
+//! projection**: the heads' contexts are concatenated as they are. First used by MALN
+//! (`self_attention.{query,key,value}`).
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Bool, Device, Tensor};
@@ -23,15 +25,35 @@ pub struct AffineAttention {
     heads: usize,
 }
 
-impl AffineAttention {
+/// Configuration of a [`AffineAttention`]; [`AffineAttentionConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct AffineAttentionConfig {
+    /// Width of the streams.
+    pub width: usize,
+    /// Heads (must divide `width`).
+    pub heads: usize,
+    /// Dropout on the attention weights.
+    pub dropout: f64,
+}
+
+impl AffineAttentionConfig {
     /// Fresh weights for streams of width `width` split into `heads` heads (`heads` must divide
     /// `width`), with attention-weight dropout `dropout`.
-    pub fn new(width: usize, heads: usize, dropout: f64, device: &Device) -> Self {
+    pub fn init(&self, device: &Device) -> AffineAttention {
+        let Self { width, heads, dropout } = self.clone();
         assert!(heads > 0 && width.is_multiple_of(heads), "heads ({heads}) must divide the width ({width})");
         let linear = || LinearConfig::new(width, width).init(device);
-        Self { query: linear(), key: linear(), value: linear(), dropout: DropoutConfig::new(dropout).init(), heads }
+        AffineAttention {
+            query: linear(),
+            key: linear(),
+            value: linear(),
+            dropout: DropoutConfig::new(dropout).init(),
+            heads,
+        }
     }
+}
 
+impl AffineAttention {
     /// `x` (`[B, Lq, w]`) attends to `context` (`[B, Lk, w]`); `key_padding` (`[B, Lk]`, true at
     /// padded steps) keeps those steps out of every softmax. Returns `[B, Lq, w]`.
     pub fn forward(&self, x: Tensor<3>, context: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {

@@ -1,11 +1,15 @@
-//! Text ↔ audio-visual cross-attention fusion (MALN's `L_AV`).
+//! Two-stream cross-attention fusion: each of two streams attends to the other, and the two
+//! results side by side go through self-attention and a feed-forward block. First used by MALN
+//! to fuse text with the audio-visual stream (`L_AV`).
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Tensor};
 
 use crate::attention::AffineAttention;
+use crate::attention::AffineAttentionConfig;
 use crate::import::import_layer_norm;
 use crate::import::{ImportError, TorchParams, import_linear};
 #[derive(Module, Debug)]
@@ -25,22 +29,36 @@ pub struct CrossFusionLayer {
     dropout: Dropout,
 }
 
-impl CrossFusionLayer {
+/// Configuration of a [`CrossFusionLayer`]; [`CrossFusionLayerConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct CrossFusionLayerConfig {
+    /// Width `h` of each stream (the output is `2h`).
+    pub h: usize,
+    /// Heads of every attention.
+    pub heads: usize,
+    /// Dropout on attention weights and residual branches.
+    pub dropout: f64,
+}
+
+impl CrossFusionLayerConfig {
     /// Fresh weights for `h`-wide streams, `heads` heads in every attention, dropout `dropout`
     /// on attention weights and residual branches.
-    pub fn new(h: usize, heads: usize, dropout: f64, device: &Device) -> Self {
+    pub fn init(&self, device: &Device) -> CrossFusionLayer {
+        let Self { h, heads, dropout } = self.clone();
         let norm = || LayerNormConfig::new(2 * h).init(device);
-        Self {
-            text_to_av: AffineAttention::new(h, heads, dropout, device),
-            av_to_text: AffineAttention::new(h, heads, dropout, device),
-            self_attention: AffineAttention::new(2 * h, heads, dropout, device),
+        CrossFusionLayer {
+            text_to_av: AffineAttentionConfig::new(h, heads, dropout).init(device),
+            av_to_text: AffineAttentionConfig::new(h, heads, dropout).init(device),
+            self_attention: AffineAttentionConfig::new(2 * h, heads, dropout).init(device),
             ff: LinearConfig::new(2 * h, 2 * h).init(device),
             norm1: norm(),
             norm2: norm(),
             dropout: DropoutConfig::new(dropout).init(),
         }
     }
+}
 
+impl CrossFusionLayer {
     /// `text`, `av`: `[B, L, h]` → `[B, L, 2h]`.
     pub fn forward(&self, text: Tensor<3>, av: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
         let u1 = self.text_to_av.forward(text.clone(), av.clone(), key_padding);
@@ -75,13 +93,31 @@ pub struct CrossFusion {
     pub layers: Vec<CrossFusionLayer>,
 }
 
-impl CrossFusion {
-    /// `layers` fresh layers (see [`CrossFusionLayer::new`]); `layers` must be positive.
-    pub fn new(h: usize, heads: usize, layers: usize, dropout: f64, device: &Device) -> Self {
-        assert!(layers > 0, "a fusion stack needs at least one layer");
-        Self { layers: (0..layers).map(|_| CrossFusionLayer::new(h, heads, dropout, device)).collect() }
-    }
+/// Configuration of a [`CrossFusion`]; [`CrossFusionConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct CrossFusionConfig {
+    /// Width `h` of each stream (the output is `2h`).
+    pub h: usize,
+    /// Heads of every attention.
+    pub heads: usize,
+    /// Layers (positive).
+    pub layers: usize,
+    /// Dropout on attention weights and residual branches.
+    pub dropout: f64,
+}
 
+impl CrossFusionConfig {
+    /// `layers` fresh layers (see [`CrossFusionLayer::new`]); `layers` must be positive.
+    pub fn init(&self, device: &Device) -> CrossFusion {
+        let Self { h, heads, layers, dropout } = self.clone();
+        assert!(layers > 0, "a fusion stack needs at least one layer");
+        CrossFusion {
+            layers: (0..layers).map(|_| CrossFusionLayerConfig::new(h, heads, dropout).init(device)).collect(),
+        }
+    }
+}
+
+impl CrossFusion {
     /// `text`, `av`: `[B, L, h]` → `[B, L, 2h]`.
     pub fn forward(&self, text: Tensor<3>, av: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
         let [b, l, h] = text.dims();

@@ -128,16 +128,30 @@ fn project_heads(
     y.reshape([layout.batch, layout.steps, heads, width / heads]).swap_dims(1, 2)
 }
 
-impl CrossModalAttention {
+/// Configuration of a [`CrossModalAttention`]; [`CrossModalAttentionConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct CrossModalAttentionConfig {
+    /// Width of the query and key/value streams.
+    pub d_model: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Width of each head.
+    pub d_head: usize,
+}
+
+impl CrossModalAttentionConfig {
     /// Fresh weights: `heads` heads of width `d_head` over `d_model`-wide streams.
-    pub fn new(d_model: usize, heads: usize, d_head: usize, device: &Device) -> Self {
+    pub fn init(&self, device: &Device) -> CrossModalAttention {
+        let Self { d_model, heads, d_head } = self.clone();
         let linear = || LinearConfig::new(d_model, d_head).init(device);
-        Self {
+        CrossModalAttention {
             heads: (0..heads).map(|_| AttentionHead { query: linear(), key: linear(), value: linear() }).collect(),
             projection: LinearConfig::new(heads * d_head, d_model).init(device),
         }
     }
+}
 
+impl CrossModalAttention {
     /// Attends the rows `x` (`[R, d]`) to the rows `context` (`[R, d]`) of the same dialogues:
     /// each query attends to its own dialogue's steps. Returns `[R, d]`.
     pub fn forward(&self, x: Tensor<2>, context: Tensor<2>, layout: &StreamLayout) -> Tensor<2> {
@@ -207,7 +221,7 @@ pub struct CrossModalLayer {
 impl CrossModalLayer {
     fn new(config: &CrossModalConfig, device: &Device) -> Self {
         let d = config.d_model;
-        let attention = || CrossModalAttention::new(d, config.heads, d / config.heads, device);
+        let attention = || CrossModalAttentionConfig::new(d, config.heads, d / config.heads).init(device);
         let norm = || LayerNormConfig::new(d).with_epsilon(config.layer_norm_eps).init(device);
         Self {
             attend_first: attention(),

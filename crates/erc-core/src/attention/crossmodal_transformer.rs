@@ -43,6 +43,24 @@ pub struct CrossModalTransformerConfig {
     pub key_padding: bool,
 }
 
+impl CrossModalTransformerConfig {
+    /// Fresh weights.
+    pub fn init(&self, device: &Device) -> CrossModalTransformer {
+        assert!(
+            self.heads > 0 && self.width.is_multiple_of(self.heads),
+            "heads ({}) must divide the width ({})",
+            self.heads,
+            self.width
+        );
+        CrossModalTransformer {
+            layers: (0..self.layers).map(|_| CrossModalTransformerLayer::new(self, device)).collect(),
+            norm: LayerNormConfig::new(self.width).with_epsilon(self.layer_norm_eps).init(device),
+            width: self.width,
+            key_padding: self.key_padding,
+        }
+    }
+}
+
 /// The tensor2tensor sinusoidal table in float32 arithmetic, `rows × width` row-major: row `p`
 /// is `[sin(p·ω_0..h), cos(p·ω_0..h)]` with `ω_j = exp(−j·ln(10⁴)/(h − 1))`, `h = width/2`, an
 /// extra zero column for odd widths, and row 0 all zero.
@@ -167,22 +185,6 @@ pub struct CrossModalTransformer {
 }
 
 impl CrossModalTransformer {
-    /// Fresh weights.
-    pub fn new(config: &CrossModalTransformerConfig, device: &Device) -> Self {
-        assert!(
-            config.heads > 0 && config.width.is_multiple_of(config.heads),
-            "heads ({}) must divide the width ({})",
-            config.heads,
-            config.width
-        );
-        Self {
-            layers: (0..config.layers).map(|_| CrossModalTransformerLayer::new(config, device)).collect(),
-            norm: LayerNormConfig::new(config.width).with_epsilon(config.layer_norm_eps).init(device),
-            width: config.width,
-            key_padding: config.key_padding,
-        }
-    }
-
     /// The positional table rows this transformer adds for a sequence of length `len`
     /// (`len + 1` rows, row 0 the zero vector), `[len + 1, d]`.
     pub fn positional_table(&self, len: usize, device: &Device) -> Tensor<2> {
@@ -263,7 +265,7 @@ mod tests {
         let junk = Tensor::<3>::random([1, 2, 8], Distribution::Normal(0.0, 1.0), &device);
         let padded = Tensor::cat(vec![memory.clone(), junk], 1);
         let mask = Tensor::<2, Bool>::from_data(TensorData::new(vec![false, false, true, true], [1, 4]), &device);
-        let masked = CrossModalTransformer::new(&config(true), &device);
+        let masked = config(true).init(&device);
         let alone = values(masked.forward(x.clone(), memory.clone(), None));
         let with_junk = values(masked.forward(x.clone(), padded.clone(), Some(&mask)));
         assert!(alone.iter().zip(&with_junk).all(|(a, b)| (a - b).abs() < 1e-5));
@@ -276,7 +278,7 @@ mod tests {
     #[test]
     fn zero_rows_take_position_zero() {
         let device = device();
-        let transformer = CrossModalTransformer::new(&config(false), &device);
+        let transformer = config(false).init(&device);
         let mut rows = vec![0.5f32; 8];
         rows.extend([0.0; 8]);
         let x = Tensor::<3>::from_data(TensorData::new(rows, [1, 2, 8]), &device);

@@ -1,7 +1,8 @@
-//! Attention layers: scaled dot-product attention shared by every kind, MultiEMO's cross-modal
-//! stacks ([`cross_modal`]), the cross-modal transformer of MulT and FacialMMT
-//! ([`crossmodal_transformer`]), affine attention without output projection ([`affine`]), the
-//! text ↔ audio-visual fusion ([`cross_fusion`]) and additive-attention pooling ([`pooling`]).
+//! Attention layers: scaled dot-product attention shared by every kind, cross-modal layers and
+//! stacks where one stream attends to two others ([`cross_modal`]), the pre-LN cross-modal
+//! transformer ([`crossmodal_transformer`]), affine attention without output projection
+//! ([`affine`]), two-stream cross-attention fusion ([`cross_fusion`]) and additive-attention
+//! pooling ([`pooling`]).
 
 pub mod affine;
 pub mod cross_fusion;

@@ -1,7 +1,9 @@
-//! Additive-attention pooling of a masked sequence into one vector (FacialMMT's `attention`):
+//! Additive-attention pooling of a masked sequence into one vector (first used by FacialMMT,
+//! as `attention`):
 //! `e_i = wᵀ tanh(P z_i + b_P + Q q + b_Q) + b_w` with a learned query `q`, `e_i = −∞` at
 //! masked positions, `α = softmax(e)`, `u = Σ_i α_i z_i`.
 
+use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::softmax;
@@ -23,17 +25,27 @@ pub struct AdditivePooling {
     pub query_map: Linear,
 }
 
-impl AdditivePooling {
+/// Configuration of a [`AdditivePooling`]; [`AdditivePoolingConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct AdditivePoolingConfig {
+    /// Width `d` of the pooled vectors.
+    pub d: usize,
+}
+
+impl AdditivePoolingConfig {
     /// Fresh weights for width `d`.
-    pub fn new(d: usize, device: &Device) -> Self {
-        Self {
+    pub fn init(&self, device: &Device) -> AdditivePooling {
+        let d = self.d.clone();
+        AdditivePooling {
             query: Param::from_tensor(Tensor::random([d], Distribution::Normal(0.0, 1.0), device)),
             score: LinearConfig::new(d, 1).init(device),
             key: LinearConfig::new(d, d).init(device),
             query_map: LinearConfig::new(d, d).init(device),
         }
     }
+}
 
+impl AdditivePooling {
     /// Attention weights `α`, `[B, L]`: `z` is `[B, L, d]`, `padding` (`[B, L]`, true at
     /// positions to ignore) keeps them at 0. A row with every position masked gets uniform
     /// weights instead of NaN.
@@ -85,7 +97,7 @@ mod tests {
     #[test]
     fn masked_positions_get_no_weight_and_do_not_move_the_result() {
         let device = device();
-        let pool = AdditivePooling::new(4, &device);
+        let pool = AdditivePoolingConfig::new(4).init(&device);
         let z = Tensor::<3>::random([2, 3, 4], Distribution::Normal(0.0, 1.0), &device);
         let mask = Tensor::<2, Bool>::from_data(
             TensorData::new(vec![false, false, true, false, false, false], [2, 3]),

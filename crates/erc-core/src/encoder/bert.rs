@@ -126,6 +126,30 @@ pub struct BertLayerConfig {
     pub masking: KeyMasking,
 }
 
+impl BertLayerConfig {
+    /// Fresh weights (burn's default initialisation).
+    pub fn init(&self, device: &Device) -> BertLayer {
+        let w = self.width;
+        assert!(self.heads > 0 && w.is_multiple_of(self.heads), "heads ({}) must divide the width ({w})", self.heads);
+        let linear = |i, o| LinearConfig::new(i, o).init(device);
+        let norm = || LayerNormConfig::new(w).with_epsilon(self.layer_norm_eps).init(device);
+        BertLayer {
+            query: linear(w, w),
+            key: linear(w, w),
+            value: linear(w, w),
+            attention_out: linear(w, w),
+            attention_norm: norm(),
+            intermediate: linear(w, self.d_ff),
+            output: linear(self.d_ff, w),
+            output_norm: norm(),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            heads: self.heads,
+            activation: self.activation,
+            masking: self.masking,
+        }
+    }
+}
+
 /// One post-LayerNorm transformer encoder layer with BERT's structure and names.
 #[derive(Module, Debug)]
 pub struct BertLayer {
@@ -155,32 +179,6 @@ pub struct BertLayer {
 }
 
 impl BertLayer {
-    /// Fresh weights (burn's default initialisation).
-    pub fn new(config: &BertLayerConfig, device: &Device) -> Self {
-        let w = config.width;
-        assert!(
-            config.heads > 0 && w.is_multiple_of(config.heads),
-            "heads ({}) must divide the width ({w})",
-            config.heads
-        );
-        let linear = |i, o| LinearConfig::new(i, o).init(device);
-        let norm = || LayerNormConfig::new(w).with_epsilon(config.layer_norm_eps).init(device);
-        Self {
-            query: linear(w, w),
-            key: linear(w, w),
-            value: linear(w, w),
-            attention_out: linear(w, w),
-            attention_norm: norm(),
-            intermediate: linear(w, config.d_ff),
-            output: linear(config.d_ff, w),
-            output_norm: norm(),
-            dropout: DropoutConfig::new(config.dropout).init(),
-            heads: config.heads,
-            activation: config.activation,
-            masking: config.masking,
-        }
-    }
-
     /// `x`: `[B, L, w]`; `key_padding`: `[B, L]`, true at padded positions (they attend but are
     /// never attended to). Returns `[B, L, w]`.
     pub fn forward(&self, x: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
@@ -240,12 +238,29 @@ pub struct BertEncoder {
     pub layers: Vec<BertLayer>,
 }
 
-impl BertEncoder {
-    /// `layers` fresh layers of the same sizes.
-    pub fn new(config: &BertLayerConfig, layers: usize, device: &Device) -> Self {
-        Self { layers: (0..layers).map(|_| BertLayer::new(config, device)).collect() }
+/// Configuration of a [`BertEncoder`]; [`BertEncoderConfig::init`] builds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BertEncoderConfig {
+    /// Sizes of each layer.
+    pub layer: BertLayerConfig,
+    /// Layers.
+    pub layers: usize,
+}
+
+impl BertEncoderConfig {
+    /// A configuration of these sizes.
+    pub fn new(layer: BertLayerConfig, layers: usize) -> Self {
+        Self { layer, layers }
     }
 
+    /// `layers` fresh layers of the same sizes.
+    pub fn init(&self, device: &Device) -> BertEncoder {
+        let Self { layer, layers } = self.clone();
+        BertEncoder { layers: (0..layers).map(|_| layer.init(device)).collect() }
+    }
+}
+
+impl BertEncoder {
     /// `x`: `[B, L, w]` → `[B, L, w]`, every layer with the same key padding (`[B, L]`).
     pub fn forward(&self, x: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
         self.layers.iter().fold(x, |x, layer| layer.forward(x, key_padding))
@@ -300,7 +315,7 @@ mod tests {
     #[test]
     fn padded_keys_do_not_reach_real_positions() {
         let device = device();
-        let layer = BertLayer::new(&config(), &device);
+        let layer = config().init(&device);
         let x = Tensor::<3>::random([1, 3, 8], Distribution::Normal(0.0, 1.0), &device);
         let alone = layer.forward(x.clone(), None);
         let junk = Tensor::<3>::random([1, 2, 8], Distribution::Normal(0.0, 5.0), &device);
@@ -315,7 +330,7 @@ mod tests {
     #[test]
     fn output_is_layer_normalised() {
         let device = device();
-        let layer = BertLayer::new(&config(), &device);
+        let layer = config().init(&device);
         let x = Tensor::<3>::random([2, 4, 8], Distribution::Normal(0.0, 3.0), &device);
         let y = layer.forward(x, None);
         let mean = y.clone().mean_dim(2);

@@ -1,14 +1,17 @@
 //! Post-LayerNorm encoder layers over affine attention and the CLS encoder that summarises a
-//! whole dialogue in one vector (MALN's speaker-characteristic transformers). Parameter names
+//! whole dialogue in one vector (first used by MALN's speaker-characteristic transformers).
+//! Parameter names
 //! follow the reference (`self_attention.{query,key,value}`, `fc.0`, `fc.2`, `norm1`, `norm2`,
 //! `cls_token`, `pos_encoder`, `norm`).
 
+use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
 
 use crate::attention::AffineAttention;
+use crate::attention::AffineAttentionConfig;
 use crate::import::import_layer_norm;
 use crate::import::{ImportError, TorchParams, import_linear, import_param};
 
@@ -29,13 +32,27 @@ pub struct EncoderLayer {
     dropout: Dropout,
 }
 
-impl EncoderLayer {
+/// Configuration of a [`EncoderLayer`]; [`EncoderLayerConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct EncoderLayerConfig {
+    /// Width of the stream.
+    pub width: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Feed-forward width.
+    pub d_ff: usize,
+    /// Dropout on the attention weights and both residual branches.
+    pub dropout: f64,
+}
+
+impl EncoderLayerConfig {
     /// Fresh weights: width `width`, `heads` heads, feed-forward width `d_ff`, dropout `dropout`
     /// on the attention weights and on both residual branches.
-    pub fn new(width: usize, heads: usize, d_ff: usize, dropout: f64, device: &Device) -> Self {
+    pub fn init(&self, device: &Device) -> EncoderLayer {
+        let Self { width, heads, d_ff, dropout } = self.clone();
         let norm = || LayerNormConfig::new(width).init(device);
-        Self {
-            self_attention: AffineAttention::new(width, heads, dropout, device),
+        EncoderLayer {
+            self_attention: AffineAttentionConfig::new(width, heads, dropout).init(device),
             ff_in: LinearConfig::new(width, d_ff).init(device),
             ff_out: LinearConfig::new(d_ff, width).init(device),
             norm1: norm(),
@@ -43,7 +60,9 @@ impl EncoderLayer {
             dropout: DropoutConfig::new(dropout).init(),
         }
     }
+}
 
+impl EncoderLayer {
     /// `z`: `[B, L, w]` → `[B, L, w]`.
     pub fn forward(&self, z: Tensor<3>, key_padding: Option<&Tensor<2, Bool>>) -> Tensor<3> {
         self.forward_rows(z.clone(), z, key_padding)
@@ -89,17 +108,33 @@ pub struct ClsEncoder {
     pub layer: EncoderLayer,
 }
 
-impl ClsEncoder {
+/// Configuration of a [`ClsEncoder`]; [`ClsEncoderConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct ClsEncoderConfig {
+    /// Width of the utterance features.
+    pub width: usize,
+    /// Feed-forward width.
+    pub d_ff: usize,
+    /// Rows of the learned position table (dialogues of up to `max_positions − 1` utterances).
+    pub max_positions: usize,
+    /// Dropout in the layer.
+    pub dropout: f64,
+}
+
+impl ClsEncoderConfig {
     /// Fresh weights (CLS and positions `N(0, 1)`, as the reference initialises them).
-    pub fn new(width: usize, d_ff: usize, max_positions: usize, dropout: f64, device: &Device) -> Self {
-        Self {
+    pub fn init(&self, device: &Device) -> ClsEncoder {
+        let Self { width, d_ff, max_positions, dropout } = self.clone();
+        ClsEncoder {
             cls: Param::from_tensor(Tensor::random([1, 1, width], Distribution::Normal(0.0, 1.0), device)),
             positions: EmbeddingConfig::new(max_positions, width).init(device),
             norm: LayerNormConfig::new(width).init(device),
-            layer: EncoderLayer::new(width, 1, d_ff, dropout, device),
+            layer: EncoderLayerConfig::new(width, 1, d_ff, dropout).init(device),
         }
     }
+}
 
+impl ClsEncoder {
     /// Longest dialogue the position table covers (`max_positions − 1` utterances).
     pub fn max_len(&self) -> usize {
         self.positions.weight.dims()[0] - 1
@@ -155,7 +190,7 @@ mod tests {
     #[test]
     fn forward_rows_equals_the_rows_of_the_full_layer() {
         let dev = device();
-        let layer = EncoderLayer::new(8, 2, 16, 0.0, &dev);
+        let layer = EncoderLayerConfig::new(8, 2, 16, 0.0).init(&dev);
         let z = Tensor::<3>::random([2, 5, 8], Distribution::Normal(0.0, 1.0), &dev);
         let full = values(layer.forward(z.clone(), None).slice([0..2, 1..3, 0..8]));
         let rows = values(layer.forward_rows(z.clone().slice([0..2, 1..3, 0..8]), z, None));
@@ -167,7 +202,7 @@ mod tests {
     #[test]
     fn cls_summary_ignores_masked_padding() {
         let dev = device();
-        let encoder = ClsEncoder::new(8, 16, 12, 0.0, &dev);
+        let encoder = ClsEncoderConfig::new(8, 16, 12, 0.0).init(&dev);
         let x = Tensor::<3>::random([1, 4, 8], Distribution::Normal(0.0, 1.0), &dev);
         let alone = values(encoder.forward(x.clone(), None));
         let padded = Tensor::cat(vec![x, Tensor::random([1, 3, 8], Distribution::Normal(2.0, 1.0), &dev)], 1);

@@ -1,10 +1,10 @@
 //! Adversarial decomposition of modality features into a modality-specific and a common part
-//! (MALN's AMDM): specific and common encoders, a modality discriminator trained through
+//! (introduced by MALN as AMDM): specific and common encoders, a modality discriminator trained through
 //! gradient reversal ([`crate::loss::grad_reverse`]); the losses are in [`crate::loss::decomposition`].
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::import::{ImportError, TorchParams, import_linear, visit_in_order};
@@ -17,12 +17,26 @@ pub struct SpecificEncoder {
     dropout: Dropout,
 }
 
-impl SpecificEncoder {
-    /// Fresh weights `d_in → h`, dropout `dropout` before the tanh.
-    pub fn new(d_in: usize, h: usize, dropout: f64, device: &Device) -> Self {
-        Self { linear: LinearConfig::new(d_in, h).init(device), dropout: DropoutConfig::new(dropout).init() }
-    }
+/// Configuration of a [`SpecificEncoder`]; [`SpecificEncoderConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct SpecificEncoderConfig {
+    /// Input width.
+    pub d_in: usize,
+    /// Output width `h`.
+    pub h: usize,
+    /// Dropout before the tanh.
+    pub dropout: f64,
+}
 
+impl SpecificEncoderConfig {
+    /// Fresh weights `d_in → h`, dropout `dropout` before the tanh.
+    pub fn init(&self, device: &Device) -> SpecificEncoder {
+        let Self { d_in, h, dropout } = self.clone();
+        SpecificEncoder { linear: LinearConfig::new(d_in, h).init(device), dropout: DropoutConfig::new(dropout).init() }
+    }
+}
+
+impl SpecificEncoder {
     /// `[B, L, d_in]` → `[B, L, h]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.dropout.forward(self.linear.forward(x)).tanh()
@@ -45,16 +59,30 @@ pub struct CommonEncoder {
     dropout: Dropout,
 }
 
-impl CommonEncoder {
+/// Configuration of a [`CommonEncoder`]; [`CommonEncoderConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct CommonEncoderConfig {
+    /// Input width of each modality.
+    pub inputs: Vec<usize>,
+    /// Common width `h`.
+    pub h: usize,
+    /// Dropout before each tanh (after the per-modality and after the shared layer).
+    pub dropout: f64,
+}
+
+impl CommonEncoderConfig {
     /// Fresh weights for modalities of input widths `inputs`, common width `h`.
-    pub fn new(inputs: &[usize], h: usize, dropout: f64, device: &Device) -> Self {
-        Self {
+    pub fn init(&self, device: &Device) -> CommonEncoder {
+        let Self { inputs, h, dropout } = self.clone();
+        CommonEncoder {
             per_modality: inputs.iter().map(|&d| LinearConfig::new(d, h).init(device)).collect(),
             shared: LinearConfig::new(h, h).init(device),
             dropout: DropoutConfig::new(dropout).init(),
         }
     }
+}
 
+impl CommonEncoder {
     /// Modality `m`'s common part: `[B, L, d_m]` → `[B, L, h]`.
     pub fn forward(&self, m: usize, x: Tensor<3>) -> Tensor<3> {
         let first = self.dropout.forward(self.per_modality[m].forward(x)).tanh();
@@ -78,38 +106,8 @@ impl CommonEncoder {
     }
 }
 
-/// Guesses which modality a feature came from: `W₂ ReLU(Drop(W₁ x + b₁)) + b₂` (dropout
-/// before the ReLU, as the reference's `modal_discriminator` Sequential has it).
-#[derive(Module, Debug)]
-pub struct ModalityDiscriminator {
-    /// `.0`: `h → d_hidden`.
-    pub hidden: Linear,
-    /// `.3`: `d_hidden → modalities`.
-    pub out: Linear,
-    dropout: Dropout,
-}
-
-impl ModalityDiscriminator {
-    /// Fresh weights: features of width `h`, hidden width `d_hidden`, `modalities` outputs.
-    pub fn new(h: usize, d_hidden: usize, modalities: usize, dropout: f64, device: &Device) -> Self {
-        Self {
-            hidden: LinearConfig::new(h, d_hidden).init(device),
-            out: LinearConfig::new(d_hidden, modalities).init(device),
-            dropout: DropoutConfig::new(dropout).init(),
-        }
-    }
-
-    /// Logits over modalities: `[N, h]` → `[N, modalities]`.
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.out.forward(relu(self.dropout.forward(self.hidden.forward(x))))
-    }
-
-    /// Visits `prefix.0.*` and `prefix.3.*`.
-    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
-        Ok(Self {
-            hidden: import_linear(p, &format!("{prefix}.0"), self.hidden)?,
-            out: import_linear(p, &format!("{prefix}.3"), self.out)?,
-            dropout: self.dropout,
-        })
-    }
-}
+/// The modality discriminator: a [`MlpHead`](crate::head::MlpHead) `h → d_hidden → modalities`
+/// whose logits guess which modality a feature came from. (The reference's
+/// `modal_discriminator` puts its dropout before the ReLU, the head after it: the two are equal,
+/// since the ReLU commutes with dropout's non-negative scaling.)
+pub type ModalityDiscriminator = crate::head::MlpHead;

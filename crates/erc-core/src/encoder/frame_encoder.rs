@@ -1,6 +1,6 @@
 //! A sequence encoder for per-utterance frame sequences (audio frames, face embeddings): a
 //! linear input projection, learned absolute positions and a stack of post-LayerNorm
-//! [`BertLayer`](crate::encoder::BertLayer)s, as FacialMMT's audio and vision encoders.
+//! [`BertLayer`](crate::encoder::BertLayer)s (FacialMMT's audio and vision encoders are two).
 //!
 //! `X = F W + b + P[0:L]`, then every layer with the sequence's key mask. No input dropout and
 //! no input LayerNorm.
@@ -9,6 +9,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Bool, Device, Distribution, Tensor};
 
+use crate::encoder::BertEncoderConfig;
 use crate::encoder::{BertEncoder, BertLayerConfig, BertLayerNames};
 use crate::import::{ImportError, TorchParams, import_linear, import_param};
 
@@ -24,20 +25,41 @@ pub struct FrameEncoder {
     pub encoder: BertEncoder,
 }
 
-impl FrameEncoder {
+/// Configuration of a [`FrameEncoder`]; [`FrameEncoderConfig::init`] builds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameEncoderConfig {
+    /// Width of a frame.
+    pub input: usize,
+    /// Frames per sequence at most (rows of the position table).
+    pub max_len: usize,
+    /// Sizes of each layer.
+    pub layer: BertLayerConfig,
+    /// Layers.
+    pub layers: usize,
+}
+
+impl FrameEncoderConfig {
+    /// A configuration of these sizes.
+    pub fn new(input: usize, max_len: usize, layer: BertLayerConfig, layers: usize) -> Self {
+        Self { input, max_len, layer, layers }
+    }
+
     /// Fresh weights: frames of width `input` at most `max_len` long, `layers` layers.
-    pub fn new(input: usize, max_len: usize, layer: &BertLayerConfig, layers: usize, device: &Device) -> Self {
-        Self {
+    pub fn init(&self, device: &Device) -> FrameEncoder {
+        let Self { input, max_len, layer, layers } = self.clone();
+        FrameEncoder {
             input: LinearConfig::new(input, layer.width).init(device),
             positions: Param::from_tensor(Tensor::random(
                 [max_len, layer.width],
                 Distribution::Normal(0.0, 1.0),
                 device,
             )),
-            encoder: BertEncoder::new(layer, layers, device),
+            encoder: BertEncoderConfig::new(layer, layers).init(device),
         }
     }
+}
 
+impl FrameEncoder {
     /// The longest sequence the position table covers.
     pub fn max_len(&self) -> usize {
         self.positions.dims()[0]
@@ -96,7 +118,7 @@ mod tests {
     #[test]
     fn positions_distinguish_frames_and_fully_masked_rows_stay_finite() {
         let device = device();
-        let encoder = FrameEncoder::new(3, 4, &layer(KeyMasking::Additive(-10000.0)), 2, &device);
+        let encoder = FrameEncoderConfig::new(3, 4, layer(KeyMasking::Additive(-10000.0)), 2).init(&device);
         let frames = Tensor::<3>::ones([1, 2, 3], &device);
         let out = values(encoder.forward(frames.clone(), None));
         assert!(out[..8].iter().zip(&out[8..]).any(|(a, b)| (a - b).abs() > 1e-3));

@@ -1,5 +1,6 @@
-//! MALN's speaker-characteristic learning module (SCLM): two CLS encoders, "speaker" and
-//! "listener", summarise a dialogue, and the summaries are routed to the utterances by speaker.
+//! Speaker characteristics: two CLS encoders, "speaker" and "listener", summarise a dialogue,
+//! and the summaries are routed to the utterances by speaker (introduced by MALN as its
+//! speaker-characteristic learning module, SCLM).
 //!
 //! Two routings:
 //! * [`SpeakerRouting::Binary`], the reference's: both encoders read the whole dialogue; party 0
@@ -10,12 +11,14 @@
 //!   (the others are masked out of the attention, positions stay those of the dialogue); an
 //!   utterance gets the sum of its speaker's two summaries.
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::index_tensor;
 use crate::encoder::ClsEncoder;
+use crate::encoder::ClsEncoderConfig;
 use crate::import::{ImportError, TorchParams};
 use crate::rnn::Speakers;
 
@@ -54,16 +57,32 @@ pub struct SpeakerCharacteristics {
     pub listener: ClsEncoder,
 }
 
-impl SpeakerCharacteristics {
+/// Configuration of a [`SpeakerCharacteristics`]; [`SpeakerCharacteristicsConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct SpeakerCharacteristicsConfig {
+    /// Width of the utterance features.
+    pub width: usize,
+    /// Feed-forward width of the encoders.
+    pub d_ff: usize,
+    /// Rows of the learned position tables.
+    pub max_positions: usize,
+    /// Dropout in the encoders.
+    pub dropout: f64,
+}
+
+impl SpeakerCharacteristicsConfig {
     /// Fresh encoders of width `width` (one head, feed-forward `d_ff`, `max_positions` learned
     /// positions, dropout `dropout`).
-    pub fn new(width: usize, d_ff: usize, max_positions: usize, dropout: f64, device: &Device) -> Self {
-        Self {
-            speaker: ClsEncoder::new(width, d_ff, max_positions, dropout, device),
-            listener: ClsEncoder::new(width, d_ff, max_positions, dropout, device),
+    pub fn init(&self, device: &Device) -> SpeakerCharacteristics {
+        let Self { width, d_ff, max_positions, dropout } = self.clone();
+        SpeakerCharacteristics {
+            speaker: ClsEncoderConfig::new(width, d_ff, max_positions, dropout).init(device),
+            listener: ClsEncoderConfig::new(width, d_ff, max_positions, dropout).init(device),
         }
     }
+}
 
+impl SpeakerCharacteristics {
     /// Longest dialogue the position tables cover.
     pub fn max_len(&self) -> usize {
         self.speaker.max_len().min(self.listener.max_len())
@@ -188,7 +207,7 @@ mod tests {
     #[test]
     fn binary_routing_sends_party_zero_the_listener_summary_and_padding_nothing() {
         let dev = device();
-        let sclm = SpeakerCharacteristics::new(4, 8, 8, 0.0, &dev);
+        let sclm = SpeakerCharacteristicsConfig::new(4, 8, 8, 0.0).init(&dev);
         let x = Tensor::<3>::random([2, 3, 4], Distribution::Normal(0.0, 1.0), &dev);
         let ids = [0i64, 1, 0, 1, 1, 0];
         let padding =
@@ -206,7 +225,7 @@ mod tests {
     #[test]
     fn the_reference_rule_scales_the_speaker_summary_by_the_party_index() {
         let dev = device();
-        let sclm = SpeakerCharacteristics::new(4, 8, 8, 0.0, &dev);
+        let sclm = SpeakerCharacteristicsConfig::new(4, 8, 8, 0.0).init(&dev);
         let x = Tensor::<3>::random([1, 3, 4], Distribution::Normal(0.0, 1.0), &dev);
         let ids = [0i64, 1, 3];
         let speakers = Speakers { ids: &ids, lengths: &[3], slots: 4 };
@@ -220,7 +239,7 @@ mod tests {
     #[test]
     fn per_speaker_summaries_depend_only_on_the_parties_utterances() {
         let dev = device();
-        let sclm = SpeakerCharacteristics::new(4, 8, 8, 0.0, &dev);
+        let sclm = SpeakerCharacteristicsConfig::new(4, 8, 8, 0.0).init(&dev);
         let x = Tensor::<3>::random([1, 4, 4], Distribution::Normal(0.0, 1.0), &dev);
         let ids = [3i64, 5, 3, 7];
         let speakers = Speakers { ids: &ids, lengths: &[4], slots: 9 };

@@ -1,5 +1,5 @@
-//! FacialMMT's facial-expression frame filter: per-face 7-way emotion distributions decide
-//! which faces of an utterance the vision stream keeps.
+//! The facial-expression frame filter: per-face emotion distributions decide which faces of an
+//! utterance the vision stream keeps (introduced by FacialMMT).
 //!
 //! Per face `n`: `p_n = softmax(z_n)` (or `softmax(z_n + g)` with Gumbel noise `g`),
 //! importance `s_n = Σ_c p_{n,c}²`, kept when `s_n > threshold`. Kept faces move to the front in

@@ -1,5 +1,5 @@
 //! Graph-based dynamic fusion: a deep GCNII-style stack whose layers are gated by one LSTM
-//! cell carrying memory from layer to layer (MM-DFN's "GDF" module).
+//! cell carrying memory from layer to layer (introduced by MM-DFN as its "GDF" module).
 //!
 //! With `H_0 = ReLU(fc(Drop(X)))` and `(m_0, c_0) = 0`, layer `k = 1..L` does
 //!
@@ -21,6 +21,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::graph::MultimodalGraph;
 use crate::import::{ImportError, TorchParams, import_linear, import_param};
+use crate::rnn::LstmCellConfig;
 use crate::rnn::{LstmCell, uniform_param};
 
 /// Configuration of a [`DynamicFusion`] stack.
@@ -81,7 +82,7 @@ impl DynamicFusionConfig {
             convs: (0..self.num_layers)
                 .map(|_| uniform_param([2 * self.d_hidden, self.d_hidden], self.d_hidden, device))
                 .collect(),
-            gate: LstmCell::new(self.d_hidden, self.d_hidden, device),
+            gate: LstmCellConfig::new(self.d_hidden, self.d_hidden).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             alpha: self.alpha,
             lambda: self.lambda,

@@ -1,5 +1,6 @@
 //! A two-layer classification head: `W₂ Drop(ReLU(W₁ x + b₁)) + b₂`.
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::Device;
@@ -19,16 +20,32 @@ pub struct MlpHead {
     dropout: Dropout,
 }
 
-impl MlpHead {
+/// Configuration of a [`MlpHead`]; [`MlpHeadConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct MlpHeadConfig {
+    /// Input width.
+    pub d_in: usize,
+    /// Hidden width.
+    pub d_hidden: usize,
+    /// Output width.
+    pub d_out: usize,
+    /// Dropout after the ReLU.
+    pub dropout: f64,
+}
+
+impl MlpHeadConfig {
     /// Fresh weights, dropout `dropout` after the ReLU.
-    pub fn new(d_in: usize, d_hidden: usize, d_out: usize, dropout: f64, device: &Device) -> Self {
-        Self {
+    pub fn init(&self, device: &Device) -> MlpHead {
+        let Self { d_in, d_hidden, d_out, dropout } = self.clone();
+        MlpHead {
             hidden: LinearConfig::new(d_in, d_hidden).init(device),
             out: LinearConfig::new(d_hidden, d_out).init(device),
             dropout: DropoutConfig::new(dropout).init(),
         }
     }
+}
 
+impl MlpHead {
     /// `[..., d_in]` → `[..., d_out]`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         self.out.forward(self.dropout.forward(relu(self.hidden.forward(x))))

@@ -1,5 +1,5 @@
 //! Losses: classification losses over the labelled utterances ([`classification`]), losses on
-//! representations, MultiEMO's SWFC and Soft-HGR ([`representation`]), the losses of adversarial
+//! representations, SWFC and Soft-HGR ([`representation`]), the losses of adversarial
 //! modality decomposition ([`decomposition`]) and gradient reversal ([`gradient_reversal`]).
 
 pub mod classification;

@@ -1,6 +1,6 @@
-//! Losses on utterance representations rather than on class scores: MultiEMO's
-//! Sample-Weighted Focal Contrastive loss and its Soft-HGR correlation loss, both computed
-//! exactly as the reference computes them, in vectorised form.
+//! Losses on utterance representations rather than on class scores: the Sample-Weighted Focal
+//! Contrastive loss and the Soft-HGR correlation loss between modalities (both introduced to ERC
+//! by MultiEMO, and computed exactly as its reference does, in vectorised form).
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Tensor, TensorData};

@@ -1,5 +1,6 @@
-//! DialogueRNN (Majumder et al., AAAI 2019) context as MultiEMO runs it: a global, a party and
-//! an emotion GRU cell per step, with attention over the previous global states.
+//! DialogueRNN context (Majumder et al., AAAI 2019): a global, a party and an emotion GRU cell
+//! per step, with attention over the previous global states; several chains (modalities,
+//! directions) run in lock-step. The layout follows MultiEMO's use of it.
 //!
 //! Per step `t` of a dialogue, with input `u_t` and speaker `k_t`:
 //! `g_t = GRU_G([u_t; q[k_t]], g_{t−1})`, `c_t = Σ_{j<t} softmax_j(w·g_j) g_j` (0 at `t = 0`),
@@ -11,11 +12,13 @@
 //! global and party GRUs are projected for all steps at once, and the attention pool is an
 //! online softmax (O(d) per step instead of O(t·d)).
 
+use burn::config::Config;
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::batch::index_tensor;
 use crate::import::{ImportError, TorchParams, import_param};
+use crate::rnn::GruWeightsConfig;
 use crate::rnn::{
     GruWeights, LongestFirst, StepSlicer, gru_update, length_mask, pad_rows, permute_steps, reverse_within_lengths,
     uniform_param,
@@ -35,18 +38,30 @@ pub struct DialogueRnnCell {
     pub attention: Param<Tensor<2>>,
 }
 
-impl DialogueRnnCell {
+/// Configuration of a [`DialogueRnnCell`]; [`DialogueRnnCellConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct DialogueRnnCellConfig {
+    /// Size of the utterance inputs.
+    pub d_input: usize,
+    /// Size of the global, party and emotion states.
+    pub d_state: usize,
+}
+
+impl DialogueRnnCellConfig {
     /// Fresh weights for utterance inputs of size `d_input` and states of size `d_state`,
     /// initialised as PyTorch initialises `GRUCell` and `Linear`.
-    pub fn new(d_input: usize, d_state: usize, device: &Device) -> Self {
-        Self {
-            global: GruWeights::new(d_input + d_state, d_state, device),
-            party: GruWeights::new(d_input + d_state, d_state, device),
-            emotion: GruWeights::new(d_state, d_state, device),
+    pub fn init(&self, device: &Device) -> DialogueRnnCell {
+        let Self { d_input, d_state } = self.clone();
+        DialogueRnnCell {
+            global: GruWeightsConfig::new(d_input + d_state, d_state).init(device),
+            party: GruWeightsConfig::new(d_input + d_state, d_state).init(device),
+            emotion: GruWeightsConfig::new(d_state, d_state).init(device),
             attention: uniform_param([1, d_state], d_state, device),
         }
     }
+}
 
+impl DialogueRnnCell {
     /// State size `d`.
     pub fn d_state(&self) -> usize {
         self.attention.dims()[1]
@@ -124,79 +139,23 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
     let g = chains.len();
     let p = speakers.slots;
     let device = chains[0].inputs.device();
-    let lengths = speakers.lengths;
 
     // Dialogues sorted longest first; with `PaddedSteps::Reference` every row runs every step.
-    let LongestFirst { order, sorted, inverse, active } = LongestFirst::new(lengths, t);
+    let LongestFirst { order, sorted, inverse, active } = LongestFirst::new(speakers.lengths, t);
     let active = match padded {
         PaddedSteps::Skip => active,
         PaddedSteps::Reference => vec![b; t],
     };
-    let order_index = index_tensor(&order, &device);
     let reverse_index = reverse_within_lengths(&sorted, t, &device);
-
-    // Host one-hots [T, G, B, P]: the party read (`select`) and the party written (`update`).
-    let mut select = vec![0f32; t * g * b * p];
-    let mut update = vec![0f32; t * g * b * p];
-    for (c, chain) in chains.iter().enumerate() {
-        for (row, &i) in order.iter().enumerate() {
-            let n = lengths[i];
-            for s in 0..t {
-                let at = ((s * g + c) * b + row) * p;
-                if s >= n {
-                    select[at] = 1.0; // the reference's argmax of an all-zero row
-                    continue;
-                }
-                let source = if chain.reverse { n - 1 - s } else { s };
-                let k = speakers.ids[i * t + source];
-                assert!((0..p as i64).contains(&k), "speaker id {k} outside 0..{p}");
-                select[at + k as usize] = 1.0;
-                update[at + k as usize] = 1.0;
-            }
-        }
-    }
-    let select = Tensor::<4>::from_data(TensorData::new(select, [t, g, b, p]), &device);
-    let update = Tensor::<4>::from_data(TensorData::new(update, [t, g, b, p]), &device);
-
-    // Stacked weights: [G, in, 3d] (transposed PyTorch layout), biases [G, 1, 3d].
-    let stack_w = |f: &dyn Fn(&DialogueRnnCell) -> Tensor<2>| {
-        Tensor::stack::<3>(chains.iter().map(|c| f(c.cell).transpose()).collect(), 0)
-    };
-    let stack_b = |f: &dyn Fn(&DialogueRnnCell) -> Tensor<1>| {
-        Tensor::stack::<2>(chains.iter().map(|c| f(c.cell)).collect(), 0).reshape([g, 1, 3 * d])
-    };
-    let d_u = chains[0].inputs.dims()[2];
-    let g_ih = |c: &DialogueRnnCell| c.global.weight_ih.val();
-    let p_ih = |c: &DialogueRnnCell| c.party.weight_ih.val();
-    let w_g_u = stack_w(&|c| g_ih(c).slice([0..3 * d, 0..d_u]));
-    let w_g_q = stack_w(&|c| g_ih(c).slice([0..3 * d, d_u..d_u + d]));
-    let w_g_h = stack_w(&|c| c.global.weight_hh.val());
-    let w_p_u = stack_w(&|c| p_ih(c).slice([0..3 * d, 0..d_u]));
-    let w_p_c = stack_w(&|c| p_ih(c).slice([0..3 * d, d_u..d_u + d]));
-    let w_p_h = stack_w(&|c| c.party.weight_hh.val());
-    let w_e_i = stack_w(&|c| c.emotion.weight_ih.val());
-    let w_e_h = stack_w(&|c| c.emotion.weight_hh.val());
-    let [b_g_i, b_g_h] = [stack_b(&|c| c.global.bias_ih.val()), stack_b(&|c| c.global.bias_hh.val())];
-    let [b_p_i, b_p_h] = [stack_b(&|c| c.party.bias_ih.val()), stack_b(&|c| c.party.bias_hh.val())];
-    let [b_e_i, b_e_h] = [stack_b(&|c| c.emotion.bias_ih.val()), stack_b(&|c| c.emotion.bias_hh.val())];
-    let w_att = Tensor::stack::<3>(chains.iter().map(|c| c.cell.attention.val().transpose()).collect(), 0); // [G, d, 1]
-
-    // Inputs of every step, sorted and (for reverse chains) reversed: [G, T·B, D_u] step-major.
-    let inputs: Vec<Tensor<3>> = chains
-        .iter()
-        .map(|c| {
-            let x = c.inputs.clone().select(0, order_index.clone());
-            let x = if c.reverse { permute_steps(x, reverse_index.clone()) } else { x };
-            x.swap_dims(0, 1).reshape([1, t * b, d_u])
-        })
-        .collect();
-    let u = Tensor::cat(inputs, 0);
+    let (select, update) = speaker_one_hots(chains, speakers, &order, t);
+    let w = StackedWeights::of(chains);
+    let u = step_inputs(chains, &index_tensor(&order, &device), &reverse_index);
     // The utterance halves of the global and party input products, for all steps: [T, G, B, 3d]
     let hoist = |w: &Tensor<3>, bias: &Tensor<3>| {
         (u.clone().matmul(w.clone()) + bias.clone()).reshape([g, t, b, 3 * d]).swap_dims(0, 1)
     };
-    let mut global_in = StepSlicer::new(hoist(&w_g_u, &b_g_i));
-    let mut party_in = StepSlicer::new(hoist(&w_p_u, &b_p_i));
+    let mut global_in = StepSlicer::new(hoist(&w.g_u, &w.b_g_i));
+    let mut party_in = StepSlicer::new(hoist(&w.p_u, &w.b_p_i));
 
     let zeros = Tensor::<3>::zeros([g, b, d], &device);
     let mut global = Tensor::<3>::zeros([g, active[0], d], &device);
@@ -216,8 +175,8 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
         let speaker_state = select_s.clone().matmul(parties.clone()).reshape([g, n, d]);
 
         let next_global = gru_update(
-            global_in.step(s, n) + speaker_state.clone().matmul(w_g_q.clone()),
-            global.clone().matmul(w_g_h.clone()) + b_g_h.clone(),
+            global_in.step(s, n) + speaker_state.clone().matmul(w.g_q.clone()),
+            global.clone().matmul(w.g_h.clone()) + w.b_g_h.clone(),
             global,
             d,
         );
@@ -226,8 +185,8 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
             None => Tensor::zeros([g, n, d], &device),
         };
         let party_state = gru_update(
-            party_in.step(s, n) + context.matmul(w_p_c.clone()),
-            speaker_state.clone().matmul(w_p_h.clone()) + b_p_h.clone(),
+            party_in.step(s, n) + context.matmul(w.p_c.clone()),
+            speaker_state.clone().matmul(w.p_h.clone()) + w.b_p_h.clone(),
             speaker_state,
             d,
         );
@@ -236,12 +195,12 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
             parties.clone() * update_s.clone().neg().add_scalar(1.0) + update_s * party_state.unsqueeze_dim::<4>(2);
         let emotion_input = select_s.matmul(parties.clone()).reshape([g, n, d]);
         emotion = gru_update(
-            emotion_input.matmul(w_e_i.clone()) + b_e_i.clone(),
-            emotion.clone().matmul(w_e_h.clone()) + b_e_h.clone(),
+            emotion_input.matmul(w.e_i.clone()) + w.b_e_i.clone(),
+            emotion.clone().matmul(w.e_h.clone()) + w.b_e_h.clone(),
             emotion,
             d,
         );
-        let score = next_global.clone().matmul(w_att.clone()); // [G, n, 1]
+        let score = next_global.clone().matmul(w.att.clone()); // [G, n, 1]
         pool = Some(match pool {
             Some(pl) => pl.push(score, next_global.clone()),
             None => AttentionPool::start(score, next_global.clone()),
@@ -262,6 +221,105 @@ pub fn run_dialogue_rnns(chains: &[Chain<'_>], speakers: Speakers<'_>, padded: P
             o.select(0, inverse.clone())
         })
         .collect()
+}
+
+/// Host one-hots `[T, G, B, P]` of the party each step reads (`select`) and writes (`update`),
+/// rows in `order`; a padded step reads slot 0 (the reference's argmax of an all-zero row) and
+/// writes none.
+fn speaker_one_hots(chains: &[Chain<'_>], speakers: Speakers<'_>, order: &[usize], t: usize) -> (Tensor<4>, Tensor<4>) {
+    let [g, b, p] = [chains.len(), order.len(), speakers.slots];
+    let mut select = vec![0f32; t * g * b * p];
+    let mut update = vec![0f32; t * g * b * p];
+    for (c, chain) in chains.iter().enumerate() {
+        for (row, &i) in order.iter().enumerate() {
+            let n = speakers.lengths[i];
+            for s in 0..t {
+                let at = ((s * g + c) * b + row) * p;
+                if s >= n {
+                    select[at] = 1.0;
+                    continue;
+                }
+                let source = if chain.reverse { n - 1 - s } else { s };
+                let k = speakers.ids[i * t + source];
+                assert!((0..p as i64).contains(&k), "speaker id {k} outside 0..{p}");
+                select[at + k as usize] = 1.0;
+                update[at + k as usize] = 1.0;
+            }
+        }
+    }
+    let device = chains[0].inputs.device();
+    let select = Tensor::<4>::from_data(TensorData::new(select, [t, g, b, p]), &device);
+    let update = Tensor::<4>::from_data(TensorData::new(update, [t, g, b, p]), &device);
+    (select, update)
+}
+
+/// The chains' cells stacked along a leading `G` axis: weights `[G, in, 3d]` (transposed
+/// PyTorch layout), biases `[G, 1, 3d]`, the attention vector `[G, d, 1]`. The global and party
+/// input weights are split into their utterance part (`*_u`) and their state part.
+struct StackedWeights {
+    g_u: Tensor<3>,
+    g_q: Tensor<3>,
+    g_h: Tensor<3>,
+    p_u: Tensor<3>,
+    p_c: Tensor<3>,
+    p_h: Tensor<3>,
+    e_i: Tensor<3>,
+    e_h: Tensor<3>,
+    b_g_i: Tensor<3>,
+    b_g_h: Tensor<3>,
+    b_p_i: Tensor<3>,
+    b_p_h: Tensor<3>,
+    b_e_i: Tensor<3>,
+    b_e_h: Tensor<3>,
+    att: Tensor<3>,
+}
+
+impl StackedWeights {
+    fn of(chains: &[Chain<'_>]) -> Self {
+        let g = chains.len();
+        let d = chains[0].cell.d_state();
+        let d_u = chains[0].inputs.dims()[2];
+        let stack_w = |f: &dyn Fn(&DialogueRnnCell) -> Tensor<2>| {
+            Tensor::stack::<3>(chains.iter().map(|c| f(c.cell).transpose()).collect(), 0)
+        };
+        let stack_b = |f: &dyn Fn(&DialogueRnnCell) -> Tensor<1>| {
+            Tensor::stack::<2>(chains.iter().map(|c| f(c.cell)).collect(), 0).reshape([g, 1, 3 * d])
+        };
+        let g_ih = |c: &DialogueRnnCell| c.global.weight_ih.val();
+        let p_ih = |c: &DialogueRnnCell| c.party.weight_ih.val();
+        Self {
+            g_u: stack_w(&|c| g_ih(c).slice([0..3 * d, 0..d_u])),
+            g_q: stack_w(&|c| g_ih(c).slice([0..3 * d, d_u..d_u + d])),
+            g_h: stack_w(&|c| c.global.weight_hh.val()),
+            p_u: stack_w(&|c| p_ih(c).slice([0..3 * d, 0..d_u])),
+            p_c: stack_w(&|c| p_ih(c).slice([0..3 * d, d_u..d_u + d])),
+            p_h: stack_w(&|c| c.party.weight_hh.val()),
+            e_i: stack_w(&|c| c.emotion.weight_ih.val()),
+            e_h: stack_w(&|c| c.emotion.weight_hh.val()),
+            b_g_i: stack_b(&|c| c.global.bias_ih.val()),
+            b_g_h: stack_b(&|c| c.global.bias_hh.val()),
+            b_p_i: stack_b(&|c| c.party.bias_ih.val()),
+            b_p_h: stack_b(&|c| c.party.bias_hh.val()),
+            b_e_i: stack_b(&|c| c.emotion.bias_ih.val()),
+            b_e_h: stack_b(&|c| c.emotion.bias_hh.val()),
+            att: Tensor::stack::<3>(chains.iter().map(|c| c.cell.attention.val().transpose()).collect(), 0),
+        }
+    }
+}
+
+/// The inputs of every step, rows in `order` and (for reverse chains) reversed within each
+/// dialogue: `[G, T·B, D_u]`, step-major.
+fn step_inputs(chains: &[Chain<'_>], order: &Tensor<1, Int>, reverse_index: &Tensor<1, Int>) -> Tensor<3> {
+    let [b, t, d_u] = chains[0].inputs.dims();
+    let inputs: Vec<Tensor<3>> = chains
+        .iter()
+        .map(|c| {
+            let x = c.inputs.clone().select(0, order.clone());
+            let x = if c.reverse { permute_steps(x, reverse_index.clone()) } else { x };
+            x.swap_dims(0, 1).reshape([1, t * b, d_u])
+        })
+        .collect();
+    Tensor::cat(inputs, 0)
 }
 
 /// The running attention pool over previous global states: an online softmax.
@@ -360,7 +418,7 @@ mod tests {
     fn lock_step_chains_match_a_per_dialogue_loop_in_both_directions() {
         let dev = device();
         let (d_u, d, parties, lengths, t) = (3, 4, 3, [5usize, 2, 4], 5);
-        let cells = [DialogueRnnCell::new(d_u, d, &dev), DialogueRnnCell::new(d_u, d, &dev)];
+        let cells = [DialogueRnnCellConfig::new(d_u, d).init(&dev), DialogueRnnCellConfig::new(d_u, d).init(&dev)];
         let x = Tensor::<3>::random([3, t, d_u], Distribution::Normal(0.0, 1.0), &dev);
         let speakers: Vec<i64> = vec![0, 1, 2, 1, 0, 2, 2, 0, 0, 0, 1, 1, 0, 2, 0];
         let chains = [
@@ -401,7 +459,7 @@ mod tests {
     #[test]
     fn reference_padding_runs_padded_steps_but_leaves_real_ones_alone() {
         let dev = device();
-        let cell = DialogueRnnCell::new(2, 3, &dev);
+        let cell = DialogueRnnCellConfig::new(2, 3).init(&dev);
         let x = Tensor::<3>::random([2, 4, 2], Distribution::Normal(0.0, 1.0), &dev);
         let speakers = vec![0i64, 1, 0, 1, 1, 0, 0, 0];
         let lengths = [4usize, 2];

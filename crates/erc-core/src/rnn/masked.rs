@@ -31,17 +31,29 @@ pub struct GruWeights {
     pub bias_hh: Param<Tensor<1>>,
 }
 
-impl GruWeights {
+/// Configuration of a [`GruWeights`]; [`GruWeightsConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct GruWeightsConfig {
+    /// Input size.
+    pub d_input: usize,
+    /// Hidden size.
+    pub d_hidden: usize,
+}
+
+impl GruWeightsConfig {
     /// Fresh weights for input size `d_input` and hidden size `d_hidden`.
-    pub fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
-        Self {
+    pub fn init(&self, device: &Device) -> GruWeights {
+        let Self { d_input, d_hidden } = self.clone();
+        GruWeights {
             weight_ih: uniform_param([3 * d_hidden, d_input], d_hidden, device),
             weight_hh: uniform_param([3 * d_hidden, d_hidden], d_hidden, device),
             bias_ih: uniform_param([3 * d_hidden], d_hidden, device),
             bias_hh: uniform_param([3 * d_hidden], d_hidden, device),
         }
     }
+}
 
+impl GruWeights {
     /// Visits the four tensors under PyTorch's names (`weight_ih_l0`, `…_l0_reverse`, …).
     fn visit_torch(self, p: &mut impl TorchParams, prefix: &str, suffix: &str) -> Result<Self, ImportError> {
         Ok(Self {
@@ -114,8 +126,8 @@ impl MaskedBiGruConfig {
             .map(|layer| {
                 let d_in = if layer == 0 { self.d_input } else { 2 * self.d_hidden };
                 BiGruLayer {
-                    forward: GruWeights::new(d_in, self.d_hidden, device),
-                    reverse: GruWeights::new(d_in, self.d_hidden, device),
+                    forward: GruWeightsConfig::new(d_in, self.d_hidden).init(device),
+                    reverse: GruWeightsConfig::new(d_in, self.d_hidden).init(device),
                 }
             })
             .collect();
@@ -316,7 +328,7 @@ impl MaskedBiGru {
 
 /// `tanh(x) = 2·σ(2x) − 1`: the same function, but its forward and backward passes use the
 /// backend's fast sigmoid instead of the scalar `tanhf`, which dominated the CPU profile.
-fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     sigmoid(x.mul_scalar(2.0)).mul_scalar(2.0).sub_scalar(1.0)
 }
 
@@ -330,79 +342,6 @@ pub(crate) fn gru_update(gi: Tensor<3>, gh: Tensor<3>, h: Tensor<3>, h_dim: usiz
     let z = rz.slice([0..a, 0..b, h_dim..2 * h_dim]);
     let n = tanh(gi.slice([0..a, 0..b, 2 * h_dim..3 * h_dim]) + r * gh.slice([0..a, 0..b, 2 * h_dim..3 * h_dim]));
     n.clone() + z * (h - n)
-}
-
-/// One LSTM cell, PyTorch layout (`torch.nn.LSTM` with one layer, gate rows `[i; f; g; o]`),
-/// stepped by hand so the caller decides what a "time step" is.
-#[derive(Module, Debug)]
-pub struct LstmCell {
-    /// `[4H, D]` input-to-hidden weights.
-    pub weight_ih: Param<Tensor<2>>,
-    /// `[4H, H]` hidden-to-hidden weights.
-    pub weight_hh: Param<Tensor<2>>,
-    /// `[4H]` input bias.
-    pub bias_ih: Param<Tensor<1>>,
-    /// `[4H]` hidden bias.
-    pub bias_hh: Param<Tensor<1>>,
-    #[module(skip)]
-    d_hidden: usize,
-}
-
-/// The state an [`LstmCell`] carries: hidden output `h` and cell memory `c`, each `[N, H]`.
-#[derive(Debug, Clone)]
-pub struct LstmState {
-    /// Hidden output.
-    pub h: Tensor<2>,
-    /// Cell memory.
-    pub c: Tensor<2>,
-}
-
-impl LstmCell {
-    /// A fresh cell for input size `d_input` and hidden size `d_hidden`, initialised as PyTorch does.
-    pub fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
-        Self {
-            weight_ih: uniform_param([4 * d_hidden, d_input], d_hidden, device),
-            weight_hh: uniform_param([4 * d_hidden, d_hidden], d_hidden, device),
-            bias_ih: uniform_param([4 * d_hidden], d_hidden, device),
-            bias_hh: uniform_param([4 * d_hidden], d_hidden, device),
-            d_hidden,
-        }
-    }
-
-    /// The all-zero state for `n` rows.
-    pub fn zero_state(&self, n: usize, device: &Device) -> LstmState {
-        LstmState { h: Tensor::zeros([n, self.d_hidden], device), c: Tensor::zeros([n, self.d_hidden], device) }
-    }
-
-    /// One step: `x` `[N, D]`, previous state → next state.
-    pub fn step(&self, x: Tensor<2>, state: LstmState) -> LstmState {
-        let hd = self.d_hidden;
-        let (w_ih, w_hh) = (self.weight_ih.val(), self.weight_hh.val());
-        let bias = self.bias_ih.val() + self.bias_hh.val();
-        // One product per gate with a slice of the weights: slicing the (small) weights instead
-        // of the (large) `[N, 4H]` pre-activations keeps the backward pass cheap.
-        let gate = |k: usize| {
-            let rows = k * hd..(k + 1) * hd;
-            let [d_in] = [w_ih.dims()[1]];
-            x.clone().matmul(w_ih.clone().slice([rows.clone(), 0..d_in]).transpose())
-                + state.h.clone().matmul(w_hh.clone().slice([rows.clone(), 0..hd]).transpose())
-                + bias.clone().slice([rows]).unsqueeze::<2>()
-        };
-        let c = sigmoid(gate(1)) * state.c.clone() + sigmoid(gate(0)) * tanh(gate(2));
-        let h = sigmoid(gate(3)) * tanh(c.clone());
-        LstmState { h, c }
-    }
-
-    /// Visits the four tensors under PyTorch's `nn.LSTM` names (`prefix.weight_ih_l0`, …).
-    pub fn visit_torch(self, p: &mut impl TorchParams, prefix: &str) -> Result<Self, ImportError> {
-        Ok(Self {
-            weight_ih: import_param(p, &format!("{prefix}.weight_ih_l0"), self.weight_ih, false)?,
-            weight_hh: import_param(p, &format!("{prefix}.weight_hh_l0"), self.weight_hh, false)?,
-            bias_ih: import_param(p, &format!("{prefix}.bias_ih_l0"), self.bias_ih, false)?,
-            bias_hh: import_param(p, &format!("{prefix}.bias_hh_l0"), self.bias_hh, false)?,
-            d_hidden: self.d_hidden,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -462,27 +401,5 @@ mod tests {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
         assert!(values(out_padded.slice([0..1, 2..5, 0..6])).iter().all(|v| *v == 0.0));
-    }
-
-    #[test]
-    fn lstm_cell_matches_pytorch_equations() {
-        let d = device();
-        let cell = LstmCell::new(1, 1, &d);
-        let w_ih = values(cell.weight_ih.val());
-        let w_hh = values(cell.weight_hh.val());
-        let b: Vec<f32> =
-            values(cell.bias_ih.val()).iter().zip(values(cell.bias_hh.val())).map(|(a, b)| a + b).collect();
-        let state = LstmState {
-            h: Tensor::from_data(TensorData::new(vec![0.3f32], [1, 1]), &d),
-            c: Tensor::from_data(TensorData::new(vec![-0.7f32], [1, 1]), &d),
-        };
-        let x = 1.5f32;
-        let next = cell.step(Tensor::from_data(TensorData::new(vec![x], [1, 1]), &d), state);
-        let s = |v: f32| 1.0 / (1.0 + (-v).exp());
-        let g = |k: usize| w_ih[k] * x + w_hh[k] * 0.3 + b[k];
-        let c = s(g(1)) * -0.7 + s(g(0)) * g(2).tanh();
-        let h = s(g(3)) * c.tanh();
-        assert!((values(next.c)[0] - c).abs() < 1e-6);
-        assert!((values(next.h)[0] - h).abs() < 1e-6);
     }
 }

@@ -3,9 +3,10 @@
 //! puts it on a Swin-tiny backbone over face crops (`linear`, `classifier` in
 //! `best_swin_*.pt`); here it reads the per-face embeddings the dataset carries.
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use erc_core::head::MlpHead;
+use erc_core::head::{MlpHead, MlpHeadConfig};
 use erc_core::import::{ImportError, TorchNamed, TorchParams};
 
 /// `Linear(in, hidden) → ReLU → Linear(hidden, classes)`: erc-core's [`MlpHead`] without
@@ -16,12 +17,25 @@ pub struct FerHead {
     pub head: MlpHead,
 }
 
-impl FerHead {
-    /// Fresh weights.
-    pub fn new(input: usize, hidden: usize, classes: usize, device: &Device) -> Self {
-        Self { head: MlpHead::new(input, hidden, classes, 0.0, device) }
-    }
+/// Configuration of a [`FerHead`]; [`FerHeadConfig::init`] builds it.
+#[derive(Config, Debug)]
+pub struct FerHeadConfig {
+    /// Width of a face embedding.
+    pub input: usize,
+    /// Hidden width (64).
+    pub hidden: usize,
+    /// Expression classes (7).
+    pub classes: usize,
+}
 
+impl FerHeadConfig {
+    /// Fresh weights.
+    pub fn init(&self, device: &Device) -> FerHead {
+        FerHead { head: MlpHeadConfig::new(self.input, self.hidden, self.classes, 0.0).init(device) }
+    }
+}
+
+impl FerHead {
     /// Logits `[.., classes]` of face embeddings `[.., input]` (any leading shape).
     pub fn forward<const D: usize>(&self, faces: Tensor<D>) -> Tensor<D> {
         self.head.forward(faces)

@@ -22,15 +22,17 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor};
 use erc_core::attention::AdditivePooling;
+use erc_core::attention::AdditivePoolingConfig;
 use erc_core::attention::CrossModalTransformer;
 use erc_core::batch::gather_rows;
 use erc_core::encoder::FrameEncoder;
+use erc_core::encoder::FrameEncoderConfig;
 use erc_core::filter::{FilteredFrames, filter_frames};
 use erc_core::{Capabilities, DataSpec, ModelError, ModelFactory, Preset};
 use erc_text::model::TextTransformer;
 
 pub use config::{FacialMmtConfig, PRESETS, SEQUENCE_MODALITIES, TextBranch};
-pub use fer::FerHead;
+pub use fer::{FerHead, FerHeadConfig};
 pub use text::{Separator, SpecialTokens};
 
 /// The fused utterance inputs, already on the device.
@@ -127,22 +129,21 @@ impl FacialMmt {
         config.validate().map_err(erc_core::ModelError::InvalidConfig)?;
         let c = config;
         let (plm, text_in) = match &c.text {
-            TextBranch::Plm { transformer, .. } => {
-                (Some(TextTransformer::new(transformer, device)), transformer.hidden_size)
-            }
+            TextBranch::Plm { transformer, .. } => (Some(transformer.init(device)), transformer.hidden_size),
             TextBranch::Features { dim } => (None, *dim),
         };
         let layer = c.frame_layer();
         Ok(Self {
             plm,
             text_linear: LinearConfig::new(text_in, c.width).init(device),
-            audio: FrameEncoder::new(c.audio_dim, c.audio_len, &layer, c.audio_layers, device),
-            vision: FrameEncoder::new(c.face_dim + c.fer_classes, c.vision_len, &layer, c.vision_layers, device),
-            pooling: AdditivePooling::new(c.width, device),
-            cmt_ta: CrossModalTransformer::new(&c.cmt(c.cmt_ta_layers, c.cmt_ta_heads), device),
-            cmt_tav: CrossModalTransformer::new(&c.cmt(c.cmt_tav_layers, c.cmt_tav_heads), device),
+            audio: FrameEncoderConfig::new(c.audio_dim, c.audio_len, layer, c.audio_layers).init(device),
+            vision: FrameEncoderConfig::new(c.face_dim + c.fer_classes, c.vision_len, layer, c.vision_layers)
+                .init(device),
+            pooling: AdditivePoolingConfig::new(c.width).init(device),
+            cmt_ta: c.cmt(c.cmt_ta_layers, c.cmt_ta_heads).init(device),
+            cmt_tav: c.cmt(c.cmt_tav_layers, c.cmt_tav_heads).init(device),
             classifier: LinearConfig::new(c.width, c.num_classes).init(device),
-            fer: FerHead::new(c.face_dim, c.fer_hidden, c.fer_classes, device),
+            fer: FerHeadConfig::new(c.face_dim, c.fer_hidden, c.fer_classes).init(device),
             dropout: DropoutConfig::new(c.dropout).init(),
             config: c.clone(),
         })

@@ -28,10 +28,15 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Device, Tensor};
 use erc_core::attention::CrossFusion;
+use erc_core::attention::CrossFusionConfig;
+use erc_core::encoder::CommonEncoderConfig;
+use erc_core::encoder::SpeakerCharacteristicsConfig;
+use erc_core::encoder::SpecificEncoderConfig;
 use erc_core::encoder::{
     Characteristics, CommonEncoder, ModalityDiscriminator, SpeakerCharacteristics, SpeakerRouting, SpecificEncoder,
 };
 use erc_core::head::MlpHead;
+use erc_core::head::MlpHeadConfig;
 use erc_core::loss::{grad_reverse, masked_nll, modality_cross_entropy, orthogonality_loss};
 use erc_core::rnn::{MaskedBiGru, MaskedBiGruConfig, PaddedSteps, Speakers, length_mask};
 use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelFactory, ModelOutput, Preset};
@@ -201,7 +206,8 @@ impl Maln {
         let characteristics = dims
             .iter()
             .map(|&d| {
-                SpeakerCharacteristics::new(d, config.sclm_ffn, config.sclm_max_positions, config.sclm_dropout, device)
+                SpeakerCharacteristicsConfig::new(d, config.sclm_ffn, config.sclm_max_positions, config.sclm_dropout)
+                    .init(device)
             })
             .collect();
         let adv_specific = MODALITIES.map(|m| config.adv_specific.iter().any(|a| a == m));
@@ -209,13 +215,16 @@ impl Maln {
             contexts,
             characteristics,
             topics: dims.iter().map(|&d| LinearConfig::new(d, config.topic_dim).init(device)).collect(),
-            specific: joined.iter().map(|&d| SpecificEncoder::new(d, h, config.specific_dropout, device)).collect(),
-            common: CommonEncoder::new(&joined, h, config.common_dropout, device),
-            discriminator: ModalityDiscriminator::new(h, config.disc_hidden, 3, config.disc_dropout, device),
-            unimodal: (0..3).map(|_| MlpHead::new(h, h, classes, config.dropout, device)).collect(),
+            specific: joined
+                .iter()
+                .map(|&d| SpecificEncoderConfig::new(d, h, config.specific_dropout).init(device))
+                .collect(),
+            common: CommonEncoderConfig::new(joined.to_vec(), h, config.common_dropout).init(device),
+            discriminator: MlpHeadConfig::new(h, config.disc_hidden, 3, config.disc_dropout).init(device),
+            unimodal: (0..3).map(|_| MlpHeadConfig::new(h, h, classes, config.dropout).init(device)).collect(),
             av_fc: LinearConfig::new(2 * h, h).init(device),
-            fusion: CrossFusion::new(h, config.cross_heads, config.cross_layers, config.dropout, device),
-            classifier: MlpHead::new(3 * h, h, classes, config.dropout, device),
+            fusion: CrossFusionConfig::new(h, config.cross_heads, config.cross_layers, config.dropout).init(device),
+            classifier: MlpHeadConfig::new(3 * h, h, classes, config.dropout).init(device),
             context_dropout: DropoutConfig::new(config.context_dropout).init(),
             settings: Settings {
                 dims,

@@ -30,6 +30,7 @@ use erc_core::attention::{CrossModalConfig, CrossModalStack, StreamLayout};
 use erc_core::batch::index_tensor;
 use erc_core::loss::nll_loss;
 use erc_core::loss::{SoftHgr, SwfcLoss, soft_hgr_loss, swfc_class_weights};
+use erc_core::rnn::DialogueRnnCellConfig;
 use erc_core::rnn::{Chain, DialogueRnnCell, PaddedSteps, Speakers, run_dialogue_rnns};
 use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelFactory, ModelOutput, Preset};
 
@@ -164,8 +165,8 @@ impl MultiEmo {
         let contexts = modes
             .iter()
             .map(|mode| ModalityContext {
-                forward: (*mode != ContextMode::None).then(|| DialogueRnnCell::new(d, d, device)),
-                backward: (*mode == ContextMode::Bidirectional).then(|| DialogueRnnCell::new(d, d, device)),
+                forward: (*mode != ContextMode::None).then(|| DialogueRnnCellConfig::new(d, d).init(device)),
+                backward: (*mode == ContextMode::Bidirectional).then(|| DialogueRnnCellConfig::new(d, d).init(device)),
                 combine: (*mode == ContextMode::Bidirectional).then(|| LinearConfig::new(2 * d, d).init(device)),
             })
             .collect();

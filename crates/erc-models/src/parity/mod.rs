@@ -220,3 +220,28 @@ pub(crate) fn param_grads(table: &ParamTable, grads: &Gradients) -> BTreeMap<Str
     }
     out
 }
+
+/// Reads a reference configuration (a fixture's `config`, or a preset's in `presets.json`),
+/// written with the reference's own names, into `T`.
+pub(crate) fn read_reference_config<T: serde::de::DeserializeOwned>(
+    config: &serde_json::Value,
+) -> Result<T, erc_core::ModelError> {
+    serde_json::from_value(config.clone())
+        .map_err(|e| erc_core::ModelError::InvalidConfig(format!("reading the reference configuration: {e}")))
+}
+
+/// The error for a reference setting erc does not implement, naming the setting and its value.
+pub(crate) fn not_implemented(what: &str, value: impl std::fmt::Display) -> erc_core::ModelError {
+    erc_core::ModelError::InvalidConfig(format!("reference setting {what} = {value} is not implemented"))
+}
+
+/// The dataset facts a reference configuration implies: `classes` classes named by their index,
+/// the modalities with their widths, `parties` speakers.
+pub(crate) fn reference_spec(classes: usize, modalities: &[(&str, usize)], parties: usize) -> erc_core::DataSpec {
+    erc_core::DataSpec {
+        classes: (0..classes).map(|c| c.to_string()).collect(),
+        modalities: modalities.iter().map(|(n, d)| erc_core::ModalityDim { name: n.to_string(), dim: *d }).collect(),
+        num_speakers: parties,
+        train_class_counts: None,
+    }
+}

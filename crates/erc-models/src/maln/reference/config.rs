@@ -1,8 +1,10 @@
 //! The reference's configuration format, read into ours.
 
+use erc_core::ModelError;
 use erc_core::encoder::SpeakerRouting;
-use erc_core::{DataSpec, ModelError};
 use serde::Deserialize;
+
+use crate::parity::{not_implemented, read_reference_config, reference_spec};
 
 use super::{DeadModuleDims, ReferenceNames, ReferenceSetup};
 use crate::maln::{FusionSource, MalnConfig, MalnLossWeights};
@@ -118,36 +120,32 @@ impl ReferenceSetup {
     /// `presets.json`) into our configuration, the reference's names and the dataset facts it
     /// implies. Settings the reference never runs are refused with the setting named.
     pub fn from_reference(config: &serde_json::Value) -> Result<Self, ModelError> {
-        let r: ReferenceConfig =
-            serde_json::from_value(config.clone()).map_err(|e| ModelError::InvalidConfig(e.to_string()))?;
-        let refuse = |what: &str, value: String| {
-            Err(ModelError::InvalidConfig(format!("reference setting {what} = {value} is not implemented")))
-        };
+        let r: ReferenceConfig = read_reference_config(config)?;
         if r.sclm_layers != 1 || r.sclm_heads != 1 {
-            return refuse(
+            return Err(not_implemented(
                 "sclm_layers/sclm_heads",
                 format!("{}/{} (the reference has 1/1)", r.sclm_layers, r.sclm_heads),
-            );
+            ));
         }
         if !r.gru_bidirectional {
-            return refuse("gru_bidirectional", "false".into());
+            return Err(not_implemented("gru_bidirectional", "false"));
         }
         if r.n_modalities != 3 {
-            return refuse("n_modalities", r.n_modalities.to_string());
+            return Err(not_implemented("n_modalities", r.n_modalities.to_string()));
         }
         let ids: Vec<(String, usize)> = r.modality_ids.iter().map(|(k, v)| (k.clone(), *v)).collect();
         let expected = [("audio", 2), ("text", 0), ("visual", 1)];
         if ids.len() != 3 || ids.iter().zip(expected).any(|((n, i), (en, ei))| n != en || *i != ei) {
-            return refuse("modality_ids", format!("{ids:?}"));
+            return Err(not_implemented("modality_ids", format!("{ids:?}")));
         }
         if (r.layer_norm_eps - 1e-5).abs() > 1e-12 {
-            return refuse("layer_norm_eps", r.layer_norm_eps.to_string());
+            return Err(not_implemented("layer_norm_eps", r.layer_norm_eps.to_string()));
         }
         if r.mask_padding {
-            return refuse("mask_padding", "true".into());
+            return Err(not_implemented("mask_padding", "true"));
         }
         if let Some(w) = r.class_weights {
-            return refuse("class_weights", format!("{w:?}"));
+            return Err(not_implemented("class_weights", format!("{w:?}")));
         }
         let config = MalnConfig {
             hidden: r.hidden,
@@ -184,15 +182,7 @@ impl ReferenceSetup {
             },
         };
         config.validate()?;
-        let spec = DataSpec {
-            classes: (0..r.n_classes).map(|c| c.to_string()).collect(),
-            modalities: [("text", r.d_t), ("audio", r.d_a), ("visual", r.d_v)]
-                .iter()
-                .map(|(n, d)| erc_core::ModalityDim { name: n.to_string(), dim: *d })
-                .collect(),
-            num_speakers: r.n_parties,
-            train_class_counts: None,
-        };
+        let spec = reference_spec(r.n_classes, &[("text", r.d_t), ("audio", r.d_a), ("visual", r.d_v)], r.n_parties);
         Ok(Self { config, names, spec })
     }
 }

@@ -8,6 +8,8 @@ use erc_core::import::{ImportError, TorchNamed, TorchParams, import_linear};
 use erc_core::{DataSpec, ModelError};
 use serde::Deserialize;
 
+use crate::parity::{not_implemented, read_reference_config};
+
 use crate::mm_dfn::MmDfn;
 use crate::mm_dfn::{MmDfnConfig, SpeakerWeights};
 
@@ -172,19 +174,15 @@ impl ReferenceSetup {
     /// `use_crn_speaker`, no `av_using_lstm`/`use_speaker`/`use_modal`); anything else is an
     /// error that names the setting.
     pub fn from_reference(config: &serde_json::Value) -> Result<Self, ModelError> {
-        let r: ReferenceConfig = serde_json::from_value(config.clone())
-            .map_err(|e| ModelError::InvalidConfig(format!("reading the reference configuration: {e}")))?;
-        let unsupported = |what: &str, value: &dyn std::fmt::Display| {
-            Err(ModelError::InvalidConfig(format!("reference setting {what} = {value} is not implemented")))
-        };
+        let r: ReferenceConfig = read_reference_config(config)?;
         if r.graph_type != "GDF" {
-            return unsupported("graph_type", &r.graph_type);
+            return Err(not_implemented("graph_type", r.graph_type));
         }
         if r.base_model != "LSTM" {
-            return unsupported("base_model", &r.base_model);
+            return Err(not_implemented("base_model", r.base_model));
         }
         if r.mm_fusion_mthd != "concat_subsequently" {
-            return unsupported("mm_fusion_mthd", &r.mm_fusion_mthd);
+            return Err(not_implemented("mm_fusion_mthd", r.mm_fusion_mthd));
         }
         for (name, value, wanted) in [
             ("reason_flag", r.reason_flag, true),
@@ -195,12 +193,15 @@ impl ReferenceSetup {
             ("use_modal", r.use_modal, false),
         ] {
             if value != wanted {
-                return unsupported(name, &value);
+                return Err(not_implemented(name, value));
             }
         }
         if 2 * r.D_e != 200 || r.graph_h != 100 {
             // the reference hard-codes 200-wide projections and a 300·M classifier input
-            return unsupported("D_e/graph_h", &format!("{}/{} (the reference only runs 100/100)", r.D_e, r.graph_h));
+            return Err(not_implemented(
+                "D_e/graph_h",
+                format!("{}/{} (the reference only runs 100/100)", r.D_e, r.graph_h),
+            ));
         }
         let mut modalities = Vec::new();
         for c in r.modals.chars() {
@@ -208,7 +209,7 @@ impl ReferenceSetup {
                 'a' => ("audio", r.D_a),
                 'v' => ("visual", r.D_v),
                 'l' => ("text", r.D_t),
-                other => return unsupported("modals", &other),
+                other => return Err(not_implemented("modals", other)),
             };
             modalities.push(erc_core::ModalityDim { name: name.into(), dim });
         }

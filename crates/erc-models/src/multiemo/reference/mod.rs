@@ -10,6 +10,8 @@ use erc_core::rnn::{DialogueRnnCell, PaddedSteps};
 use erc_core::{DataSpec, ModelError};
 use serde::Deserialize;
 
+use crate::parity::{not_implemented, read_reference_config, reference_spec};
+
 use crate::multiemo::{MODALITIES, ModalityContext, MultiEmo, MultiEmoConfig, MultiEmoLossConfig};
 
 /// The reference's configuration read into ours.
@@ -146,33 +148,29 @@ impl ReferenceSetup {
     /// Reads the reference's configuration (a parity fixture's `config`, or a preset's in
     /// `presets.json`) into our configuration and the dataset facts it implies. Context modes
     /// follow the reference's `dataset` switch (IEMOCAP: bidirectional everywhere; MELD: none on
-    /// text, forward on audio and visual); build with
-    /// [`ReferenceSetup::build`] for the reference's padded computation. Settings the reference's scripts never run are refused with the setting named.
+    /// text, forward on audio and visual); [`ReferenceSetup::build`] gives the reference's padded
+    /// computation. Settings the reference's scripts never run are refused with the setting named.
     pub fn from_reference(config: &serde_json::Value) -> Result<Self, ModelError> {
-        let r: ReferenceConfig =
-            serde_json::from_value(config.clone()).map_err(|e| ModelError::InvalidConfig(e.to_string()))?;
-        let refuse = |what: &str, value: String| {
-            Err(ModelError::InvalidConfig(format!("reference setting {what} = {value} is not implemented")))
-        };
+        let r: ReferenceConfig = read_reference_config(config)?;
         if r.listener_state {
-            return refuse("listener_state", "true".into());
+            return Err(not_implemented("listener_state", "true"));
         }
         if r.context_attention != "simple" {
-            return refuse("context_attention", r.context_attention);
+            return Err(not_implemented("context_attention", r.context_attention));
         }
         if !r.multi_attn_flag {
-            return refuse("multi_attn_flag", "false".into());
+            return Err(not_implemented("multi_attn_flag", "false"));
         }
         if (r.layer_norm_eps - 1e-5).abs() > 1e-12 {
-            return refuse("layer_norm_eps", r.layer_norm_eps.to_string());
+            return Err(not_implemented("layer_norm_eps", r.layer_norm_eps.to_string()));
         }
         if r.d_h.is_some_and(|h| h * r.heads != r.d) {
-            return refuse("d_h", format!("{:?} with d = {} and {} heads", r.d_h, r.d, r.heads));
+            return Err(not_implemented("d_h", format!("{:?} with d = {} and {} heads", r.d_h, r.d, r.heads)));
         }
         let mut config = match r.dataset.as_str() {
             "IEMOCAP" => MultiEmoConfig::iemocap(),
             "MELD" => MultiEmoConfig::meld(),
-            other => return refuse("dataset", other.into()),
+            other => return Err(not_implemented("dataset", other)),
         };
         config.d_model = r.d;
         config.heads = r.heads;
@@ -188,15 +186,7 @@ impl ReferenceSetup {
             ce_weight: r.lambda_ce,
             class_counts: r.class_counts,
         };
-        let spec = DataSpec {
-            classes: (0..r.c).map(|c| c.to_string()).collect(),
-            modalities: [("text", r.d_text), ("audio", r.d_audio), ("visual", r.d_visual)]
-                .iter()
-                .map(|(n, d)| erc_core::ModalityDim { name: n.to_string(), dim: *d })
-                .collect(),
-            num_speakers: r.p,
-            train_class_counts: None,
-        };
+        let spec = reference_spec(r.c, &[("text", r.d_text), ("audio", r.d_audio), ("visual", r.d_visual)], r.p);
         Ok(Self { config, spec })
     }
 }
