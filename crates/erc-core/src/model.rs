@@ -1,12 +1,10 @@
 //! The contract between models and the trainer: [`DialogueModel`] runs a batch, [`ModelFactory`]
 //! builds a model by name from its configuration or a named preset.
 
-use burn::module::Module;
-use burn::tensor::Tensor;
-
 use std::fmt::Debug;
 
-use burn::tensor::Device;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -7,13 +7,11 @@ use std::path::Path;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use erc_core::encoder::BertEncoder;
-use erc_core::import::import_layer_norm;
-use erc_core::import::{HostTensor, ImportError, TensorFile, TorchNamed, TorchParams, import_param};
+use erc_core::encoder::{BertEncoder, BertEncoderConfig};
+use erc_core::import::{HostTensor, ImportError, TensorFile, TorchNamed, TorchParams, import_layer_norm, import_param};
 
 use crate::config::TransformerConfig;
 use crate::error::TextError;
-use erc_core::encoder::BertEncoderConfig;
 
 /// The encoder's token-level network (Hugging Face's `BertModel`/`RobertaModel` without the pooler).
 #[derive(Module, Debug)]

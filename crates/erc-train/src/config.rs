@@ -93,3 +93,44 @@ impl RunConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_and_its_configuration_serialise_side_by_side_as_before() {
+        let config = RunConfig::from_preset("multiemo", Some("meld")).unwrap();
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["model"], "multiemo");
+        assert_eq!(json["model_config"]["fusion_layers"], 2);
+        assert_eq!(json["preset"], "meld");
+        assert_eq!(serde_json::from_value::<RunConfig>(json).unwrap(), config);
+    }
+
+    #[test]
+    fn run_configs_written_before_the_restructuring_still_read() {
+        // a checkpoint's run config as erc wrote it when reference-only switches were
+        // configuration fields: they are ignored now
+        let mut json = serde_json::to_value(RunConfig::from_preset("maln", None).unwrap()).unwrap();
+        let model_config = json["model_config"].as_object_mut().unwrap();
+        model_config.insert("reference_padding".into(), serde_json::json!(false));
+        model_config.insert("specific_param_prefix".into(), serde_json::json!("specific_feature_extractor_"));
+        model_config.insert(
+            "dead_modules".into(),
+            serde_json::json!({"comet_dim": 768, "speaker_embedding": [2, 100], "gru_smax_fc_classes": 6}),
+        );
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old, RunConfig::from_preset("maln", None).unwrap());
+
+        // an unknown model or a configuration of the wrong type is an error naming it
+        let mut json = serde_json::to_value(RunConfig::from_preset("bigru", None).unwrap()).unwrap();
+        json["model"] = serde_json::json!("transformer-xxl");
+        let err = serde_json::from_value::<RunConfig>(json.clone()).unwrap_err().to_string();
+        assert!(err.contains("transformer-xxl") && err.contains("bigru"), "{err}");
+        json["model"] = serde_json::json!("bigru");
+        json["model_config"]["hidden"] = serde_json::json!("wide");
+        let err = serde_json::from_value::<RunConfig>(json).unwrap_err().to_string();
+        assert!(err.contains("bigru") && err.contains("wide"), "{err}");
+    }
+}

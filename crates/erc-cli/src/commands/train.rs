@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use erc_core::training::{LrSchedule, OptimizerKind};
 use erc_core::{BackendKind, MetricKind};
-use erc_data::Dataset;
-use erc_data::SynthConfig;
 use erc_data::synth::SynthShape;
+use erc_data::{Dataset, SynthConfig};
 use erc_train::config::FaceEmotionTraining;
 use erc_train::{RunConfig, RunOptions, train, train_seeds};
 

@@ -8,10 +8,9 @@ use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, Linea
 use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Tensor};
 
-use crate::attention::AffineAttention;
-use crate::attention::AffineAttentionConfig;
-use crate::import::import_layer_norm;
-use crate::import::{ImportError, TorchParams, import_linear};
+use crate::attention::{AffineAttention, AffineAttentionConfig};
+use crate::import::{ImportError, TorchParams, import_layer_norm, import_linear};
+
 #[derive(Module, Debug)]
 pub struct CrossFusionLayer {
     /// `src_cross_attention`: text attends to audio-visual (`h` wide).

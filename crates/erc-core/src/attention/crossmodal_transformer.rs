@@ -21,8 +21,7 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::attention::MASKED_SCORE;
-use crate::import::import_layer_norm;
-use crate::import::{ImportError, TorchParams, import_linear, import_param};
+use crate::import::{ImportError, TorchParams, import_layer_norm, import_linear, import_param};
 
 /// Sizes and behaviour of a [`CrossModalTransformer`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -15,8 +15,7 @@ use burn::tensor::{Bool, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::attention::attention_weights;
-use crate::import::import_layer_norm;
-use crate::import::{ImportError, TorchParams, import_linear};
+use crate::import::{ImportError, TorchParams, import_layer_norm, import_linear};
 
 /// The feed-forward activation (`hidden_act` in a Hugging Face config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,10 +10,8 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, La
 use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
 
-use crate::attention::AffineAttention;
-use crate::attention::AffineAttentionConfig;
-use crate::import::import_layer_norm;
-use crate::import::{ImportError, TorchParams, import_linear, import_param};
+use crate::attention::{AffineAttention, AffineAttentionConfig};
+use crate::import::{ImportError, TorchParams, import_layer_norm, import_linear, import_param};
 
 /// A post-LayerNorm self-attention layer with a two-linear feed-forward block:
 /// `H¹ = LN₁(Z + Drop(MHA(Z, Z)))`, `H² = LN₂(H¹ + Drop(W₂ ReLU(W₁ H¹ + b₁) + b₂))`.

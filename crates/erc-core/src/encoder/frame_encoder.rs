@@ -9,8 +9,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Bool, Device, Distribution, Tensor};
 
-use crate::encoder::BertEncoderConfig;
-use crate::encoder::{BertEncoder, BertLayerConfig, BertLayerNames};
+use crate::encoder::{BertEncoder, BertEncoderConfig, BertLayerConfig, BertLayerNames};
 use crate::import::{ImportError, TorchParams, import_linear, import_param};
 
 /// Linear projection + learned positions + BERT-style layers, `[B, L, in] → [B, L, d]`.

@@ -17,8 +17,7 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::index_tensor;
-use crate::encoder::ClsEncoder;
-use crate::encoder::ClsEncoderConfig;
+use crate::encoder::{ClsEncoder, ClsEncoderConfig};
 use crate::import::{ImportError, TorchParams};
 use crate::rnn::Speakers;
 

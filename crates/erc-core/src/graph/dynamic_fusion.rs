@@ -21,8 +21,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::graph::MultimodalGraph;
 use crate::import::{ImportError, TorchParams, import_linear, import_param};
-use crate::rnn::LstmCellConfig;
-use crate::rnn::{LstmCell, uniform_param};
+use crate::rnn::{LstmCell, LstmCellConfig, uniform_param};
 
 /// Configuration of a [`DynamicFusion`] stack.
 #[derive(Config, Debug)]

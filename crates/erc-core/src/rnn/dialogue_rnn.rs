@@ -18,10 +18,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::batch::index_tensor;
 use crate::import::{ImportError, TorchParams, import_param};
-use crate::rnn::GruWeightsConfig;
 use crate::rnn::{
-    GruWeights, LongestFirst, StepSlicer, gru_update, length_mask, pad_rows, permute_steps, reverse_within_lengths,
-    uniform_param,
+    GruWeights, GruWeightsConfig, LongestFirst, StepSlicer, gru_update, length_mask, pad_rows, permute_steps,
+    reverse_within_lengths, uniform_param,
 };
 
 /// The weights of one DialogueRNN (one direction): `dialogue_cell.{g,p,e}_cell` and the

@@ -1,9 +1,8 @@
 //! MALN's configuration and its preset table.
 
-use erc_core::ModelError;
-use erc_core::Preset;
 use erc_core::encoder::SpeakerRouting;
 use erc_core::training::{LrSchedule, OptimizerKind, TrainingPreset};
+use erc_core::{ModelError, Preset};
 use serde::{Deserialize, Serialize};
 
 /// The three modalities, in the order the model stores them.

@@ -27,16 +27,12 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Device, Tensor};
-use erc_core::attention::CrossFusion;
-use erc_core::attention::CrossFusionConfig;
-use erc_core::encoder::CommonEncoderConfig;
-use erc_core::encoder::SpeakerCharacteristicsConfig;
-use erc_core::encoder::SpecificEncoderConfig;
+use erc_core::attention::{CrossFusion, CrossFusionConfig};
 use erc_core::encoder::{
-    Characteristics, CommonEncoder, ModalityDiscriminator, SpeakerCharacteristics, SpeakerRouting, SpecificEncoder,
+    Characteristics, CommonEncoder, CommonEncoderConfig, ModalityDiscriminator, SpeakerCharacteristics,
+    SpeakerCharacteristicsConfig, SpeakerRouting, SpecificEncoder, SpecificEncoderConfig,
 };
-use erc_core::head::MlpHead;
-use erc_core::head::MlpHeadConfig;
+use erc_core::head::{MlpHead, MlpHeadConfig};
 use erc_core::loss::{grad_reverse, masked_nll, modality_cross_entropy, orthogonality_loss};
 use erc_core::rnn::{MaskedBiGru, MaskedBiGruConfig, PaddedSteps, Speakers, length_mask};
 use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelFactory, ModelOutput, Preset};

@@ -25,11 +25,9 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Device, Tensor};
 use erc_core::batch::index_tensor;
-use erc_core::graph::{DynamicFusion, DynamicFusionConfig, FusionTrace};
-use erc_core::graph::{MultimodalGraph, NodeLayout};
+use erc_core::graph::{DynamicFusion, DynamicFusionConfig, FusionTrace, MultimodalGraph, NodeLayout};
 use erc_core::loss::{focal_loss, labelled_rows};
-use erc_core::rnn::{MaskedBiGru, MaskedBiGruConfig};
-use erc_core::rnn::{SpeakerGroups, speaker_context};
+use erc_core::rnn::{MaskedBiGru, MaskedBiGruConfig, SpeakerGroups, speaker_context};
 use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelFactory, ModelOutput, Preset};
 
 use crate::modalities;

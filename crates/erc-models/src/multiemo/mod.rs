@@ -28,10 +28,8 @@ use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Device, Tensor, TensorData};
 use erc_core::attention::{CrossModalConfig, CrossModalStack, StreamLayout};
 use erc_core::batch::index_tensor;
-use erc_core::loss::nll_loss;
-use erc_core::loss::{SoftHgr, SwfcLoss, soft_hgr_loss, swfc_class_weights};
-use erc_core::rnn::DialogueRnnCellConfig;
-use erc_core::rnn::{Chain, DialogueRnnCell, PaddedSteps, Speakers, run_dialogue_rnns};
+use erc_core::loss::{SoftHgr, SwfcLoss, nll_loss, soft_hgr_loss, swfc_class_weights};
+use erc_core::rnn::{Chain, DialogueRnnCell, DialogueRnnCellConfig, PaddedSteps, Speakers, run_dialogue_rnns};
 use erc_core::{DataSpec, DialogueBatch, DialogueModel, LossTerm, ModelError, ModelFactory, ModelOutput, Preset};
 
 pub use config::{ContextMode, ContextModes, MODALITIES, MultiEmoConfig, MultiEmoLossConfig, PRESETS};

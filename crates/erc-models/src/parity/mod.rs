@@ -8,15 +8,14 @@
 
 mod compare;
 
-pub use compare::Comparator;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::Gradients;
-use burn::tensor::Tensor;
+use burn::tensor::{Gradients, Tensor};
 use erc_core::import::{AnyTensor, HostTensor, ImportError, ParamTable, TensorFile};
 use serde::Serialize;
+
+pub use compare::Comparator;
 
 /// Errors that stop a parity run before anything is compared.
 #[derive(Debug, thiserror::Error)]

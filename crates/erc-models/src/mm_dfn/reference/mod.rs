@@ -8,10 +8,8 @@ use erc_core::import::{ImportError, TorchNamed, TorchParams, import_linear};
 use erc_core::{DataSpec, ModelError};
 use serde::Deserialize;
 
+use crate::mm_dfn::{MmDfn, MmDfnConfig, SpeakerWeights};
 use crate::parity::{not_implemented, read_reference_config};
-
-use crate::mm_dfn::MmDfn;
-use crate::mm_dfn::{MmDfnConfig, SpeakerWeights};
 
 /// An [`MmDfn`] as the reference names it: its parameters walk under the reference's
 /// `state_dict` names ([`TorchNamed`]).
