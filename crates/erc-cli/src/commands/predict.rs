@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use erc_core::batch::HostBatch;
-use erc_core::{BackendKind, PAD_LABEL};
-use erc_data::transcripts::{TranscriptDialogue, parse_transcripts};
+use erc_core::{BackendKind, DataSpec, PAD_LABEL};
+use erc_data::transcripts::{TranscriptDialogue, TranscriptUtterance, parse_transcripts};
 use erc_text::{SentenceEncoder, TEXT_MODALITY};
 use erc_train::predict::{SpeakerMap, predict_batches};
 use erc_train::{Checkpoint, TrainError};
@@ -83,6 +83,35 @@ pub fn run(a: PredictArgs) -> Result<(), CliError> {
     let PredictArgs { checkpoint, encoder, input, batch_size, backend } = a;
     let checkpoint = Checkpoint::open(&checkpoint)?;
     let spec = checkpoint.meta.spec.clone();
+    let encoder = SentenceEncoder::load(&encoder, &backend.device()?)?;
+    check_text_features(&spec, &encoder)?;
+    let dialogues = read_dialogues(&input)?;
+    let slots = spec.num_speakers;
+    let speakers = SpeakerMap::new(&checkpoint.meta.speakers, slots);
+
+    // batches are built lazily, each carrying its dialogues to the sink
+    let batches = dialogues
+        .chunks(batch_size.max(1))
+        .map(|chunk| host_batch(chunk, &encoder, &speakers, slots).map(|batch| (batch, chunk)));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut tally = LabelTally::default();
+    predict_batches(&checkpoint, backend, batches, |chunk: &[TranscriptDialogue], probabilities| {
+        for (d, probs) in chunk.iter().zip(probabilities) {
+            let utterances: Vec<serde_json::Value> =
+                d.utterances.iter().zip(probs).map(|(u, p)| utterance_row(u, &p, &spec.classes, &mut tally)).collect();
+            let line = json!({"id": d.id, "utterances": utterances});
+            writeln!(out, "{line}").map_err(|e| TrainError::Config(format!("writing the predictions: {e}")))?;
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    tally.report();
+    Ok(())
+}
+
+/// Checks that the checkpoint reads text features alone, of the encoder's width.
+fn check_text_features(spec: &DataSpec, encoder: &SentenceEncoder) -> Result<(), CliError> {
     let text_dim = match spec.modalities.as_slice() {
         [m] if m.name == TEXT_MODALITY => m.dim,
         other => {
@@ -95,8 +124,6 @@ pub fn run(a: PredictArgs) -> Result<(), CliError> {
             .into());
         }
     };
-    let device = backend.device()?;
-    let encoder = SentenceEncoder::load(&encoder, &device)?;
     if encoder.dim() != text_dim {
         return Err(format!(
             "the encoder in {} gives {}-d vectors, the checkpoint was trained on {text_dim}-d text features: \
@@ -106,61 +133,59 @@ pub fn run(a: PredictArgs) -> Result<(), CliError> {
         )
         .into());
     }
-    let dialogues = read_dialogues(&input)?;
-    let slots = spec.num_speakers;
-    let speakers = SpeakerMap::new(&checkpoint.meta.speakers, slots);
-    let classes = spec.classes.clone();
+    Ok(())
+}
 
-    // batches are built lazily, each carrying its dialogues to the sink
-    let batches = dialogues
-        .chunks(batch_size.max(1))
-        .map(|chunk| host_batch(chunk, &encoder, &speakers, slots).map(|batch| (batch, chunk)));
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let (mut labelled, mut correct, mut unknown_labels) = (0usize, 0usize, 0usize);
-    predict_batches(&checkpoint, backend, batches, |chunk: &[TranscriptDialogue], probabilities| {
-        for (d, probs) in chunk.iter().zip(probabilities) {
-            let utterances: Vec<serde_json::Value> = d
-                .utterances
-                .iter()
-                .zip(probs)
-                .map(|(u, p)| {
-                    let best = p.iter().enumerate().fold(0, |b, (i, v)| if *v > p[b] { i } else { b });
-                    if let Some(label) = &u.emotion {
-                        match classes.iter().position(|c| c == label) {
-                            Some(y) => {
-                                labelled += 1;
-                                correct += usize::from(y == best);
-                            }
-                            None => unknown_labels += 1,
-                        }
-                    }
-                    let probabilities: serde_json::Map<String, serde_json::Value> =
-                        classes.iter().zip(&p).map(|(c, v)| (c.clone(), json!(v))).collect();
-                    let mut row = json!({"speaker": u.speaker, "text": u.text, "predicted": classes[best],
-                                         "probabilities": probabilities});
-                    if let Some(label) = &u.emotion {
-                        row["label"] = json!(label);
-                    }
-                    row
-                })
-                .collect();
-            let line = json!({"id": d.id, "utterances": utterances});
-            writeln!(out, "{line}").map_err(|e| TrainError::Config(format!("writing the predictions: {e}")))?;
-        }
-        Ok(())
-    })?;
-    out.flush()?;
-    if labelled > 0 {
-        eprintln!(
-            "accuracy on the {labelled} labelled utterances: {:.4}{}",
-            correct as f64 / labelled as f64,
-            if unknown_labels > 0 {
-                format!(" ({unknown_labels} labels outside the classes were skipped)")
-            } else {
-                String::new()
+/// Accuracy over the utterances whose input carried a label.
+#[derive(Debug, Default)]
+struct LabelTally {
+    labelled: usize,
+    correct: usize,
+    unknown: usize,
+}
+
+impl LabelTally {
+    /// Counts one utterance's label (when it has one) against the predicted class.
+    fn add(&mut self, label: Option<&str>, predicted: usize, classes: &[String]) {
+        let Some(label) = label else { return };
+        match classes.iter().position(|c| c == label) {
+            Some(y) => {
+                self.labelled += 1;
+                self.correct += usize::from(y == predicted);
             }
+            None => self.unknown += 1,
+        }
+    }
+
+    /// One line on stderr, when any utterance was labelled.
+    fn report(&self) {
+        if self.labelled == 0 {
+            return;
+        }
+        let skipped = if self.unknown > 0 {
+            format!(" ({} labels outside the classes were skipped)", self.unknown)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "accuracy on the {} labelled utterances: {:.4}{skipped}",
+            self.labelled,
+            self.correct as f64 / self.labelled as f64
         );
     }
-    Ok(())
+}
+
+/// One utterance's output row: speaker, text, predicted class, the probabilities by class name
+/// and the label when the input had one.
+fn utterance_row(u: &TranscriptUtterance, p: &[f32], classes: &[String], tally: &mut LabelTally) -> serde_json::Value {
+    let best = p.iter().enumerate().fold(0, |b, (i, v)| if *v > p[b] { i } else { b });
+    tally.add(u.emotion.as_deref(), best, classes);
+    let probabilities: serde_json::Map<String, serde_json::Value> =
+        classes.iter().zip(p).map(|(c, v)| (c.clone(), json!(v))).collect();
+    let mut row =
+        json!({"speaker": u.speaker, "text": u.text, "predicted": classes[best], "probabilities": probabilities});
+    if let Some(label) = &u.emotion {
+        row["label"] = json!(label);
+    }
+    row
 }
