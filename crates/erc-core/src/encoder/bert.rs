@@ -292,22 +292,14 @@ mod tests {
     use burn::tensor::{Distribution, TensorData};
 
     use super::*;
-    use crate::test_util::{device, values};
+    use crate::test_util::{device, small_bert_layer, values};
 
     fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         values(a).iter().zip(values(b)).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 
     fn config() -> BertLayerConfig {
-        BertLayerConfig {
-            width: 8,
-            heads: 2,
-            d_ff: 16,
-            layer_norm_eps: 1e-12,
-            dropout: 0.0,
-            activation: FeedForwardActivation::Gelu,
-            masking: KeyMasking::Exclude,
-        }
+        small_bert_layer(KeyMasking::Exclude)
     }
 
     /// Padding positions never change the real positions' outputs.

@@ -97,27 +97,15 @@ mod tests {
     use burn::tensor::TensorData;
 
     use super::*;
-    use crate::encoder::{FeedForwardActivation, KeyMasking};
-    use crate::test_util::{device, values};
-
-    fn layer(masking: KeyMasking) -> BertLayerConfig {
-        BertLayerConfig {
-            width: 8,
-            heads: 2,
-            d_ff: 16,
-            layer_norm_eps: 1e-12,
-            dropout: 0.0,
-            activation: FeedForwardActivation::Gelu,
-            masking,
-        }
-    }
+    use crate::encoder::KeyMasking;
+    use crate::test_util::{device, small_bert_layer, values};
 
     /// Positions matter (the same frame at two positions encodes differently), and with the
     /// additive mask a fully padded sequence still gives finite values.
     #[test]
     fn positions_distinguish_frames_and_fully_masked_rows_stay_finite() {
         let device = device();
-        let encoder = FrameEncoderConfig::new(3, 4, layer(KeyMasking::Additive(-10000.0)), 2).init(&device);
+        let encoder = FrameEncoderConfig::new(3, 4, small_bert_layer(KeyMasking::Additive(-10000.0)), 2).init(&device);
         let frames = Tensor::<3>::ones([1, 2, 3], &device);
         let out = values(encoder.forward(frames.clone(), None));
         assert!(out[..8].iter().zip(&out[8..]).any(|(a, b)| (a - b).abs() > 1e-3));
