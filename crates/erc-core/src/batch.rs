@@ -199,8 +199,11 @@ pub struct HostBatch {
 }
 
 impl DialogueBatch {
-    /// Moves a host batch to a device, deriving the mask and the speaker one-hot.
+    /// Moves a host batch to a device, deriving the mask and the speaker one-hot. The first batch
+    /// of a process whose erc was compiled without optimisation prints one warning naming the fix
+    /// ([`crate::build_check`]).
     pub fn from_host(host: HostBatch, device: &Device) -> Result<Self, ModelError> {
+        crate::build_check::warn_once_if_unoptimised();
         let b = host.lengths.len();
         let t = host.lengths.iter().copied().max().unwrap_or(0);
         let s = host.speaker_slots;

@@ -15,14 +15,17 @@
 //!   gradient reversal;
 //! * [`head`]: classification heads; [`filter`]: frame filters.
 //!
-//! Contracts: device selection ([`backend`]), the padded dialogue batch ([`batch`]), the model
+//! Contracts: device selection ([`backend`]) and the unoptimised-build warning ([`build_check`]), the padded dialogue batch ([`batch`]), the model
 //! contract and factory ([`model`]), errors ([`error`]), metrics ([`metrics`]), per-utterance
 //! sequences ([`sequences`]), loading of reference PyTorch weights ([`import`]) and the
 //! serialisable training hyper-parameters that model presets carry ([`training`]).
 
+#![deny(missing_docs)]
+
 pub mod attention;
 pub mod backend;
 pub mod batch;
+pub mod build_check;
 pub mod encoder;
 pub mod error;
 pub mod filter;

@@ -13,6 +13,8 @@
 //!   text.jsonl               optional: one JSON string per utterance
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod batcher;
 pub mod dataset;
 pub mod error;

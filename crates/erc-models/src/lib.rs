@@ -11,6 +11,8 @@
 //! model's typed configuration, [`AnyModel`] any built model. Adding a model: write its folder
 //! and add one line to the registry.
 
+#![deny(missing_docs)]
+
 pub mod baseline;
 pub mod facialmmt;
 pub mod maln;

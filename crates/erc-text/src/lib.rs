@@ -9,6 +9,8 @@
 //! # Ok::<(), erc_text::TextError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod encoder;
 pub mod error;

@@ -7,6 +7,8 @@
 //! * [`evaluate`]: scoring a checkpoint on a split;
 //! * [`predict`]: class probabilities of new dialogues from a checkpoint.
 
+#![deny(missing_docs)]
+
 pub mod auxiliary;
 pub mod checkpoint;
 pub mod config;

@@ -1,8 +1,8 @@
 //! One training run: fit on train, select on valid, score test once.
 //!
-//! [`train`] reads as the run does: [`Run::prepare`] (directory, splits, model, optimisers,
-//! resumed state), [`Run::epochs`] (each epoch: the auxiliary pass, the training pass,
-//! validation and selection, the saved state) and [`Run::finish`] (the selected model scored on
+//! [`train`] reads as the run does: `Run::prepare` (directory, splits, model, optimisers,
+//! resumed state), `Run::epochs` (each epoch: the auxiliary pass, the training pass,
+//! validation and selection, the saved state) and `Run::finish` (the selected model scored on
 //! test, the report).
 
 use std::time::Instant;

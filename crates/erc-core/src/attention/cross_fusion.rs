@@ -11,6 +11,12 @@ use burn::tensor::{Bool, Device, Tensor};
 use crate::attention::{AffineAttention, AffineAttentionConfig};
 use crate::import::{ImportError, TorchParams, import_layer_norm, import_linear};
 
+/// One layer of two-stream cross-attention fusion (MALN's `L_AV`: text and the audio-visual
+/// stream): each stream attends to the other, the two results side by side go through post-LN
+/// self-attention and a one-linear feed-forward block.
+///
+/// `Y⁰ = [MHA(T, N); MHA(N, T)]`, `Y¹ = LN₁(Y⁰ + Drop(MHA(Y⁰, Y⁰)))`,
+/// `Y² = LN₂(Y¹ + Drop(ReLU(W Y¹ + b)))`; streams `h` wide, output `2h`.
 #[derive(Module, Debug)]
 pub struct CrossFusionLayer {
     /// `src_cross_attention`: text attends to audio-visual (`h` wide).
@@ -106,7 +112,7 @@ pub struct CrossFusionConfig {
 }
 
 impl CrossFusionConfig {
-    /// `layers` fresh layers (see [`CrossFusionLayer::new`]); `layers` must be positive.
+    /// `layers` fresh layers (see [`CrossFusionLayerConfig::init`]); `layers` must be positive.
     pub fn init(&self, device: &Device) -> CrossFusion {
         let Self { h, heads, layers, dropout } = self.clone();
         assert!(layers > 0, "a fusion stack needs at least one layer");

@@ -172,13 +172,6 @@ impl ClsEncoder {
     }
 }
 
-/// One layer of MALN's text ↔ audio-visual fusion (`L_AV`): text queries attend to the
-/// audio-visual stream and the reverse, the two results side by side go through post-LN
-/// self-attention and a one-linear feed-forward block.
-///
-/// `Y⁰ = [MHA(T, N); MHA(N, T)]`, `Y¹ = LN₁(Y⁰ + Drop(MHA(Y⁰, Y⁰)))`,
-/// `Y² = LN₂(Y¹ + Drop(ReLU(W Y¹ + b)))`; streams `h` wide, output `2h`.
-
 #[cfg(test)]
 mod tests {
     use super::*;

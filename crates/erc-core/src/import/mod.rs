@@ -93,8 +93,6 @@ fn preview(keys: &[String]) -> String {
     s
 }
 
-/// A float or integer tensor read from a safetensors file, on the host.
-
 /// A parameter tensor of rank 1, 2 or 3, as a visitor sees it.
 #[derive(Debug, Clone)]
 pub enum AnyTensor {

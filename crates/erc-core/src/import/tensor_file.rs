@@ -7,6 +7,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::ImportError;
 
+/// A float or integer tensor read from a safetensors file, on the host.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostTensor {
     /// `F32` (or `F64` converted to f32).

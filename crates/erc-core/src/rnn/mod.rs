@@ -1,6 +1,6 @@
 //! Recurrent layers: PyTorch-layout GRU weights and the masked bidirectional GRU ([`masked`]),
 //! the LSTM cell ([`lstm`]), the DialogueRNN context ([`dialogue_rnn`]) and speaker-level context, a
-//! recurrence over each speaker's own utterances ([`speaker_context`]).
+//! recurrence over each speaker's own utterances ([`mod@speaker_context`]).
 
 pub mod dialogue_rnn;
 pub mod lstm;

@@ -34,7 +34,7 @@ pub enum TextBranch {
     },
 }
 
-/// Every size and switch of a [`FacialMmt`].
+/// Every size and switch of a [`FacialMmt`](crate::facialmmt::FacialMmt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FacialMmtConfig {
     /// Fusion width `d` (768 in the paper).

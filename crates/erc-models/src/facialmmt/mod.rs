@@ -8,7 +8,7 @@
 //!
 //! Files: this one holds the network and its registry entry; [`config`] the configuration and
 //! presets; `data` the path from the trainer's dialogue batches; [`text`] the dialogue token
-//! layout; [`reference`] what exists only to match the PyTorch code (parameter names, its
+//! layout; [`reference`](mod@reference) what exists only to match the PyTorch code (parameter names, its
 //! configuration format, the parity run).
 
 pub mod config;

@@ -31,7 +31,7 @@ pub struct MalnLossWeights {
     pub adv: f64,
 }
 
-/// Configuration of [`Maln`]. Modality widths come from the data.
+/// Configuration of [`Maln`](crate::maln::Maln). Modality widths come from the data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MalnConfig {
     /// Width of `S^m`, `C^m`, the fusion streams (`2·hidden` after fusion) and the classifier's

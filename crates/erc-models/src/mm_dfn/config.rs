@@ -20,7 +20,7 @@ pub struct SpeakerWeights {
     pub text: f64,
 }
 
-/// Configuration of [`MmDfn`]. Field names follow the spec; the presets hold the paper's values.
+/// Configuration of [`MmDfn`](crate::mm_dfn::MmDfn). Field names follow the spec; the presets hold the paper's values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MmDfnConfig {
     /// Modalities to read: initials (`["avl"]`, `["al"]`, `["l"]`) or names. `None`: all three.

@@ -13,7 +13,7 @@
 //! batches, and on any dialogue alone, the two agree to float precision); and the graph is kept
 //! per dialogue instead of as one dense `(3N)²` matrix.
 //!
-//! Files: this one holds the network; [`config`] its configuration and presets; [`reference`]
+//! Files: this one holds the network; [`config`] its configuration and presets; [`reference`](mod@reference)
 //! what exists only to match the PyTorch code (parameter names, dead parameters, its
 //! configuration format, the parity run).
 

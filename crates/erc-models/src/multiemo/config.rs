@@ -57,7 +57,7 @@ pub struct MultiEmoLossConfig {
     pub class_counts: Option<Vec<f64>>,
 }
 
-/// Configuration of [`MultiEmo`]. The presets hold the paper's values.
+/// Configuration of [`MultiEmo`](crate::multiemo::MultiEmo). The presets hold the paper's values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MultiEmoConfig {
     /// `d` (`model_dim`): width of projections, DialogueRNN states and fusion streams.

@@ -15,7 +15,7 @@
 //! reference's padded computation. Model selection is on validation (the reference selects on test).
 
 //!
-//! Files: this one holds the network; [`config`] its configuration and presets; [`reference`]
+//! Files: this one holds the network; [`config`] its configuration and presets; [`reference`](mod@reference)
 //! what exists only to match the PyTorch code (parameter names, its configuration format, the
 //! parity runs).
 

@@ -17,7 +17,7 @@ impl TorchNamed for FacialMmt {
     /// is listed as unused), `text_linear`, `audio_linear`, `audio_utt_transformer`,
     /// `vision_linear`, `vision_utt_transformer`, `attention`, `CrossModalTrans_TA`,
     /// `CrossModalTrans_TA_V`, `classifier`. The FER head lives in the Swin checkpoint
-    /// ([`FerHead`]).
+    /// ([`FerHead`](crate::facialmmt::FerHead)).
     fn visit_torch(self, p: &mut impl TorchParams) -> Result<Self, ImportError> {
         let plm = match (self.plm, &self.config.text) {
             (Some(plm), TextBranch::Plm { transformer, separator }) => {

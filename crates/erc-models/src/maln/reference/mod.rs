@@ -1,9 +1,10 @@
 //! What exists only to match the reference PyTorch code (Ren et al.'s `MALN`): its parameter
 //! names and order, the modules it creates but never runs, its configuration format, and the
-//! parity run against its fixtures ([`parity`]); its configuration format is read by [`config`].
+//! parity run against its fixtures ([`parity`]); its configuration format is read by its
+//! `config` module.
 
 mod config;
-pub(crate) mod parity;
+pub mod parity;
 
 use burn::tensor::Device;
 use erc_core::import::{ImportError, TorchNamed, TorchParams, import_linear, visit_in_order};
